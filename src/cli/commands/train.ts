@@ -1,0 +1,333 @@
+/**
+ * `distml train DATA --target COL --model NAME`: load, split, fit, score, and optionally save the
+ * model and a JSON report. Nothing is written unless every step before it succeeded.
+ */
+
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { Command, Option } from 'commander';
+import type { Frame } from '../../data/frame.ts';
+import { SPLIT_METHODS, type SplitMethod } from '../../data/split.ts';
+import { CheckpointStore } from '../../engine/checkpoint.ts';
+import type { Engine } from '../../engine/engine.ts';
+import { parseFault } from '../../engine/local/faults.ts';
+import type { LocalTelemetry } from '../../engine/local/local-engine.ts';
+import { ColumnNotFoundError, UsageError } from '../../errors.ts';
+import type { Checkpointer } from '../../models/estimator.ts';
+import type { RawParams } from '../../models/params.ts';
+import { getModel } from '../../models/registry.ts';
+import { createEngine } from '../../pipeline/engines.ts';
+import { splitFrame } from '../../pipeline/split-frame.ts';
+import { train } from '../../pipeline/train.ts';
+import { VERSION } from '../../version.ts';
+import { modelList } from '../main.ts';
+import { checkWritable, collect, parseCount, parseFraction, parsePositive } from '../options.ts';
+import { formatTable, writeJsonReport } from '../output.ts';
+import { Progress } from '../progress.ts';
+import { loadFrame, scoreRows } from './shared.ts';
+
+interface TrainOptions {
+  target: string;
+  model: string;
+  param: string[];
+  testFraction: number;
+  split: SplitMethod;
+  seed: number;
+  partitions?: number;
+  workers: number;
+  injectFault: string[];
+  maxHeapMb?: number;
+  checkpointDir?: string;
+  checkpointEvery: number;
+  resume?: boolean;
+  save?: string;
+  report?: string;
+  delimiter?: string;
+  categorical?: string;
+  quiet?: boolean;
+}
+
+/** The `train` subcommand. */
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('Train a model on a data file, score it on held-out rows, and optionally save it')
+    .argument('<data>', 'data file: .csv, .tsv, .jsonl, .parquet or .arrow')
+    .requiredOption('--target <column>', 'column to predict')
+    .requiredOption(
+      '--model <name>',
+      'model to train (listed below; --model NAME --help shows its parameters)',
+    )
+    .option('--param <key=value>', 'model parameter; repeat for several', collect, [])
+    .option(
+      '--test-fraction <f>',
+      'share of rows held out for testing; 0 trains on every row',
+      parseFraction,
+      0.2,
+    )
+    .addOption(
+      new Option('--split <method>', 'how test rows are chosen (tail = the last rows)')
+        .choices(SPLIT_METHODS)
+        .default('random'),
+    )
+    .option('--seed <n>', 'seed of every random choice (split, model)', parseCount, 42)
+    .option(
+      '--workers <n>',
+      'worker threads; 0 runs everything serially on the main thread (small data always does)',
+      parseCount,
+      defaultWorkers(),
+    )
+    .option('--partitions <n>', 'partitions of the training data (default: one per worker)', parsePositive)
+    .option('--checkpoint-dir <dir>', 'save the fit state here every --checkpoint-every iterations')
+    .option('--checkpoint-every <n>', 'iterations between checkpoints', parsePositive, 10)
+    .option('--resume', 'continue from the newest valid checkpoint in --checkpoint-dir')
+    .option(
+      '--inject-fault <spec>',
+      'test fault, e.g. kill:worker=1,task=3 (see docs/ARCHITECTURE.md)',
+      collect,
+      [],
+    )
+    .option('--max-heap-mb <mb>', 'heap limit of each worker thread', parsePositive)
+    .option('--save <file>', 'write the trained model to this file')
+    .option('--report <file>', 'write a JSON report (data, params, metrics, timings) to this file')
+    .option('--delimiter <char>', 'CSV field delimiter (default: , or tab for .tsv)')
+    .option(
+      '--categorical <columns>',
+      'comma-separated columns to read as categories even if they look numeric',
+    )
+    .option('-q, --quiet', 'no progress on stderr')
+    .option('--verbose', 'print stack traces of errors')
+    .addHelpText(
+      'after',
+      `\nModels:\n${modelList()}\n\nExamples:\n` +
+        '  distml train data/iris.csv --target label --model logistic-regression\n' +
+        '  distml train data/breast_cancer.csv --target label --model logistic-regression \\\n' +
+        '      --param C=0.5 --split tail --test-fraction 0.2 --save model.distml --report report.json\n' +
+        '  distml train --model logistic-regression --help\n',
+    )
+    .action(async (data: string, opts: TrainOptions) => runTrain(data, opts));
+}
+
+async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
+  // Check everything that needs no data first, so a typo fails in milliseconds.
+  const definition = getModel(opts.model);
+  const params = definition.params.parse(definition.name, opts.param);
+  await checkWritable('--save', opts.save);
+  await checkWritable('--report', opts.report);
+  if (opts.save !== undefined && opts.save === opts.report) {
+    throw new UsageError(`--save and --report both name ${opts.save}`, 'give them different files');
+  }
+  if (opts.split === 'stratified' && definition.task !== 'classification') {
+    throw new UsageError(
+      `--split stratified needs a classifier; ${definition.name} is a ${definition.task} model`,
+    );
+  }
+  const progress = new Progress({ quiet: opts.quiet ?? false });
+  // The worker threads start now, while the data loads.
+  const faults = opts.injectFault.map(parseFault);
+  const engine = createEngine({
+    workers: opts.workers,
+    faults,
+    ...(opts.maxHeapMb === undefined ? {} : { maxHeapMb: opts.maxHeapMb }),
+    // Threads pay for themselves only on data large enough to leave the main thread: a file under
+    // 1 MiB cannot reach the engine's 100,000-element threshold (every field takes ≥ 2 bytes).
+    local: { startEagerly: ((await stat(dataPath).catch(() => undefined))?.size ?? 0) >= 1024 * 1024 },
+  });
+
+  try {
+    const loadStarted = performance.now();
+    const frame = await loadFrame(dataPath, opts, progress);
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    checkTarget(frame, opts.target);
+
+    let trainFrame: Frame = frame;
+    let testFrame: Frame | undefined;
+    if (opts.testFraction > 0) {
+      const parts = splitFrame(frame, {
+        testFraction: opts.testFraction,
+        method: opts.split,
+        seed: opts.seed,
+        target: opts.target,
+      });
+      trainFrame = parts.train;
+      testFrame = parts.test;
+    }
+
+    if (opts.resume && opts.checkpointDir === undefined) {
+      throw new UsageError(
+        '--resume needs --checkpoint-dir',
+        'name the directory the earlier run saved its checkpoints in',
+      );
+    }
+    const checkpoints =
+      opts.checkpointDir === undefined
+        ? undefined
+        : checkpointer(
+            opts.checkpointDir,
+            opts.checkpointEvery,
+            opts.resume === true,
+            runIdentity(dataPath, opts, params),
+            progress,
+          );
+    progress.start(`fitting ${definition.name} on ${trainFrame.rows} rows`);
+    const fitStarted = performance.now();
+    let model = await train(trainFrame, {
+      target: opts.target,
+      model: definition.name,
+      params,
+      engine,
+      seed: opts.seed,
+      ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
+      ...(checkpoints === undefined ? {} : { checkpoints }),
+      onProgress: (p) =>
+        progress.update(
+          p.iteration / p.maxIterations,
+          `iter ${p.iteration}/${p.maxIterations} loss=${p.loss.toPrecision(6)} ${engineStatus(engine)}`.trimEnd(),
+        ),
+      training: {
+        data: dataPath,
+        rows: frame.rows,
+        trainRows: trainFrame.rows,
+        testRows: testFrame?.rows ?? 0,
+        split: opts.split,
+        testFraction: opts.testFraction,
+        seed: opts.seed,
+      },
+    });
+    const fitSeconds = (performance.now() - fitStarted) / 1000;
+    const info = model.meta.fit;
+    progress.done(
+      info.iterations === undefined
+        ? 'done'
+        : `${info.iterations} iteration(s)${info.converged ? ', converged' : ''}`,
+    );
+    for (const w of info.warnings ?? []) progress.warn(w);
+    if (info.resumedFrom !== undefined)
+      progress.note(`resumed from the checkpoint of iteration ${info.resumedFrom}`);
+    const telemetry = engine.telemetry();
+    progress.note(`engine: ${engineSummary(telemetry)}`);
+
+    const scored = testFrame ?? trainFrame;
+    const predictStarted = performance.now();
+    const scores = scoreRows(model, scored, opts.target, dataPath, progress);
+    const predictSeconds = (performance.now() - predictStarted) / 1000;
+    model = model.withMetrics(scores);
+
+    if (opts.save !== undefined) await model.save(opts.save);
+    const report = {
+      model: definition.name,
+      task: definition.task,
+      params: model.params,
+      data: {
+        path: dataPath,
+        rows: frame.rows,
+        columns: frame.columns.length,
+        features: model.meta.preprocessing.outputNames.length,
+        trainRows: trainFrame.rows,
+        testRows: testFrame?.rows ?? 0,
+        split: opts.split,
+        testFraction: opts.testFraction,
+      },
+      metrics: scores,
+      metricsOn: testFrame === undefined ? 'train' : 'test',
+      fit: info,
+      timings: { loadSeconds, fitSeconds, predictSeconds },
+      engine: telemetry,
+      seed: opts.seed,
+      ...(opts.save === undefined ? {} : { savedTo: opts.save }),
+      distml: VERSION,
+      node: process.version,
+    };
+    if (opts.report !== undefined) await writeJsonReport(opts.report, report);
+
+    const rows: Array<[string, string | number]> = [
+      ['model', definition.name],
+      ['data', `${dataPath} (${frame.rows} rows, ${frame.columns.length} columns)`],
+      [
+        'split',
+        testFrame === undefined
+          ? `none: ${trainFrame.rows} rows, scores are on training rows`
+          : `${opts.split}: ${trainFrame.rows} train / ${testFrame.rows} test`,
+      ],
+    ];
+    for (const [k, v] of Object.entries(scores)) rows.push([k, v]);
+    rows.push(['fit time', `${fitSeconds.toFixed(3)}s`]);
+    if (opts.save !== undefined) rows.push(['saved', opts.save]);
+    if (opts.report !== undefined) rows.push(['report', opts.report]);
+    process.stdout.write(formatTable(rows));
+  } finally {
+    // Also on failure: live worker threads would keep the process from exiting.
+    await engine.close();
+  }
+}
+
+function checkTarget(frame: Frame, target: string): void {
+  try {
+    frame.column(target);
+  } catch (err) {
+    if (err instanceof ColumnNotFoundError) throw new UsageError(`--target: ${err.message}`);
+    throw err;
+  }
+}
+
+/** One worker thread per core by default. */
+function defaultWorkers(): number {
+  return availableParallelism();
+}
+
+/** A short live summary of the engine for the progress line. */
+function engineStatus(engine: Engine): string {
+  const t = engine.telemetry();
+  if (t.kind === 'inline' || t.inlineReason !== undefined) return '';
+  return `workers=${t.workers} tasks=${t.tasks}${t.retries ? ` retries=${t.retries}` : ''}`;
+}
+
+/**
+ * Identifies a training run for its checkpoints: the same data, model, parameters, split and seed
+ * give the same id, so `--resume` accepts the checkpoints of an interrupted run of the same
+ * command and refuses those of a different one.
+ */
+function runIdentity(dataPath: string, opts: TrainOptions, params: RawParams): string {
+  const what = JSON.stringify([
+    dataPath,
+    opts.model,
+    params,
+    opts.testFraction,
+    opts.split,
+    opts.seed,
+    opts.partitions ?? opts.workers,
+  ]);
+  return createHash('sha256').update(what).digest('hex').slice(0, 16);
+}
+
+function checkpointer(
+  dir: string,
+  every: number,
+  resume: boolean,
+  runId: string,
+  progress: Progress,
+): Checkpointer {
+  const store = new CheckpointStore(dir, { runId, onWarning: (m) => progress.warn(m) });
+  return {
+    every,
+    restore: async () => (resume ? store.latest() : undefined),
+    save: (step, tensors) => store.save({ step, tensors, meta: {} }),
+  };
+}
+
+/** One line about what the engine did, for the end of a run. */
+function engineSummary(t: ReturnType<Engine['telemetry']>): string {
+  if (t.inlineReason !== undefined) return t.inlineReason;
+  if (t.kind === 'inline') return `serial, ${t.tasks} tasks in ${t.passes} passes`;
+  const local = t as LocalTelemetry;
+  const busy = local.perWorker.map((w) => `${Math.round(w.busyRatio * 100)}%`).join('/');
+  const faults = [
+    local.retries ? `${local.retries} retries` : '',
+    local.workerRestarts ? `${local.workerRestarts} worker restarts` : '',
+    local.speculativeWins ? `${local.speculativeWins} speculative wins` : '',
+  ].filter(Boolean);
+  return (
+    `${t.kind}, ${t.workers} workers, ${t.tasks} tasks in ${t.passes} passes, busy ${busy}, ` +
+    `overhead ${(local.overheadSecondsPerPass * 1000).toFixed(1)} ms/pass${faults.length ? `, ${faults.join(', ')}` : ''}`
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * Training from a raw frame: picks the model by name, learns the preprocessing and the labels from
+ * the training rows, places the encoded matrix on an engine and fits.
+ */
+import type { Frame } from '../data/frame.ts';
+import type { Engine } from '../engine/engine.ts';
+import { InlineEngine } from '../engine/inline-engine.ts';
+import type { Checkpointer, FitProgress } from '../models/estimator.ts';
+import type { RawParams } from '../models/params.ts';
+import { getModel } from '../models/registry.ts';
+import { encodeLabels, fitLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
+import { applyPlan, fitPlan } from '../preprocess/preprocessor.ts';
+import type { ModelMeta } from './model-meta.ts';
+import { TrainedModel } from './trained-model.ts';
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Name of the column to predict. */
+  readonly target: string;
+  /** Registry name of the model, e.g. `logistic-regression`. */
+  readonly model: string;
+  /** Hyperparameters; unknown names and bad values are refused. */
+  readonly params?: RawParams;
+  /** Where the fit runs. @defaultValue a new {@link InlineEngine}, closed afterwards */
+  readonly engine?: Engine;
+  /** Partitions of the training matrix. @defaultValue the engine's worker count */
+  readonly partitions?: number;
+  /** Seed of every random choice of the fit. @defaultValue 42 */
+  readonly seed?: number;
+  /** Called after every iteration of an iterative fit. */
+  readonly onProgress?: (progress: FitProgress) => void;
+  /** Where an iterative fit saves its state and resumes from. */
+  readonly checkpoints?: Checkpointer;
+  /** Facts about the training run to record in the model file (data path, split…). */
+  readonly training?: Readonly<Record<string, unknown>>;
+}
+
+/** Trains a model on every row of `frame`. */
+export async function train(frame: Frame, options: TrainOptions): Promise<TrainedModel> {
+  const definition = getModel(options.model);
+  const estimator = definition.create(options.params ?? {});
+  const targetColumn = frame.column(options.target);
+  const features = frame.drop([options.target]);
+  let labels: LabelEncoding | undefined;
+  let y: Float64Array;
+  if (definition.task === 'classification') {
+    labels = fitLabels(targetColumn);
+    y = Float64Array.from(encodeLabels(labels, targetColumn));
+  } else {
+    y = regressionTarget(targetColumn);
+  }
+  const plan = fitPlan(features, definition.inputNeeds(estimator.params));
+  const engine = options.engine ?? new InlineEngine();
+  // Preprocessing writes straight into the engine's memory, so placing the data copies nothing.
+  const allocate = (length: number) => engine.allocate(length);
+  const { X, rows, cols } = applyPlan(plan, features, 'the training data', allocate);
+  const yPlaced = allocate(rows);
+  yPlaced.set(y);
+  const classes = labels?.classes.length ?? 0;
+  try {
+    const matrix = await engine.distribute(
+      { rows, cols, X, y: yPlaced },
+      { partitions: options.partitions ?? engine.workers },
+    );
+    try {
+      const fitted = await estimator.fit(
+        { matrix, classes },
+        {
+          engine,
+          seed: options.seed ?? 42,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
+        },
+      );
+      const meta: ModelMeta = {
+        task: definition.task,
+        target: options.target,
+        ...(labels === undefined ? {} : { labels }),
+        schema: features.schema,
+        preprocessing: plan,
+        shape: { features: cols, classes },
+        fit: fitted.info,
+        ...(options.training === undefined ? {} : { training: options.training }),
+      };
+      return new TrainedModel(definition.name, estimator.params, meta, fitted);
+    } finally {
+      await engine.release(matrix);
+    }
+  } finally {
+    if (options.engine === undefined) await engine.close();
+  }
+}

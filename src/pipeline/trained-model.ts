@@ -1,0 +1,116 @@
+/**
+ * A trained model as users handle it: the preprocessing plan, the fitted estimator and the class
+ * labels together, so it predicts from a raw {@link Frame} and saves to one safe model file.
+ */
+import { type Column, categoricalColumn, Frame, numericColumn } from '../data/frame.ts';
+import { ModelFileError } from '../errors.ts';
+import { readModelFile, writeModelFile } from '../io/model-file.ts';
+import { type ClassificationScores, classificationScores } from '../metrics/classification.ts';
+import { type RegressionScores, regressionScores } from '../metrics/regression.ts';
+import type { FittedModel } from '../models/estimator.ts';
+import { getModel } from '../models/registry.ts';
+import { encodeLabels, regressionTarget } from '../preprocess/labels.ts';
+import { applyPlan } from '../preprocess/preprocessor.ts';
+import { type ModelMeta, parseModelMeta } from './model-meta.ts';
+
+/** Predictions for the rows of a frame. */
+export interface Predictions {
+  readonly rows: number;
+  /** Regression values, or class indices (as numbers) for classifiers. */
+  readonly values: Float64Array;
+  /** Class labels of each row (classifiers only). */
+  readonly labels?: readonly string[];
+  /** Class probabilities, row-major rows×k (classifiers only). */
+  readonly proba?: Float64Array;
+  /** Class labels in index order (classifiers only). */
+  readonly classes?: readonly string[];
+  /** Per categorical feature, rows whose level was not seen in training (encoded as all zeros). */
+  readonly unseen: Readonly<Record<string, number>>;
+}
+
+/** Scores of a model on labelled rows. */
+export type Scores = ClassificationScores | RegressionScores;
+
+/** A fitted model with its preprocessing, ready to predict from raw frames. */
+export class TrainedModel {
+  constructor(
+    /** Registry name of the model. */
+    readonly name: string,
+    /** Validated hyperparameters. */
+    readonly params: Readonly<Record<string, unknown>>,
+    readonly meta: ModelMeta,
+    readonly fitted: FittedModel,
+  ) {}
+
+  /** Predicts every row of `frame` (which needs the feature columns, not the target). */
+  predict(frame: Frame, source?: string): Predictions {
+    const { X, rows, unseen } = applyPlan(this.meta.preprocessing, frame, source);
+    const values = this.fitted.predict(X, rows);
+    if (this.meta.task === 'regression') return { rows, values, unseen };
+    const classes = this.meta.labels!.classes;
+    const labels = Array.from(values, (v) => classes[v]!);
+    const proba = this.fitted.predictProba?.(X, rows);
+    return { rows, values, labels, classes, unseen, ...(proba === undefined ? {} : { proba }) };
+  }
+
+  /** Scores the model on `frame`, whose `target` column (by default the training target) holds the truth. */
+  evaluate(frame: Frame, target: string = this.meta.target, source?: string): Scores {
+    const column = frame.column(target);
+    const p = this.predict(frame, source);
+    if (this.meta.task === 'regression') return regressionScores(regressionTarget(column), p.values);
+    const yTrue = encodeLabels(this.meta.labels!, column);
+    return classificationScores(yTrue, Int32Array.from(p.values), p.proba, this.meta.shape.classes);
+  }
+
+  /** This model with `metrics` recorded in its metadata (saved with it). */
+  withMetrics(metrics: Readonly<Record<string, number>>): TrainedModel {
+    return new TrainedModel(this.name, this.params, { ...this.meta, metrics }, this.fitted);
+  }
+
+  /** Writes the model to `path` atomically. */
+  async save(path: string): Promise<void> {
+    await writeModelFile(path, {
+      kind: this.name,
+      params: { ...this.params },
+      meta: this.meta as unknown as Record<string, unknown>,
+      tensors: this.fitted.tensors() as Record<string, never>,
+    });
+  }
+
+  /** Loads a model file; parses and checks it, never runs anything from it. */
+  static async load(path: string): Promise<TrainedModel> {
+    const contents = await readModelFile(path);
+    let definition: ReturnType<typeof getModel>;
+    try {
+      definition = getModel(contents.kind);
+    } catch (err) {
+      throw new ModelFileError(
+        path,
+        'bad-header',
+        `unknown model kind '${contents.kind}'`,
+        (err as Error).message,
+      );
+    }
+    const meta = parseModelMeta(contents.meta, path);
+    const fitted = definition.restore(contents.params, contents.tensors, meta.shape, meta.fit);
+    return new TrainedModel(definition.name, contents.params, meta, fitted);
+  }
+}
+
+/** Predictions as a frame: `prediction`, then `proba_<class>` columns for classifiers. */
+export function predictionsToFrame(p: Predictions, labelKind: 'number' | 'string' = 'string'): Frame {
+  const columns: Column[] = [];
+  if (p.labels === undefined) columns.push(numericColumn('prediction', p.values));
+  else if (labelKind === 'number')
+    columns.push(numericColumn('prediction', Float64Array.from(p.labels, Number)));
+  else columns.push(categoricalColumn('prediction', Int32Array.from(p.values), p.classes!));
+  if (p.proba !== undefined && p.classes !== undefined) {
+    const k = p.classes.length;
+    p.classes.forEach((c, j) => {
+      const col = new Float64Array(p.rows);
+      for (let i = 0; i < p.rows; i++) col[i] = p.proba![i * k + j]!;
+      columns.push(numericColumn(`proba_${c}`, col));
+    });
+  }
+  return new Frame(columns);
+}

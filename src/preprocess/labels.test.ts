@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Frame } from '../data/frame.ts';
+import { encodeLabels, fitLabels, regressionTarget } from './labels.ts';
+
+test('string labels sort by code point, numeric ones numerically', () => {
+  const s = Frame.fromRecord({ y: ['versicolor', 'setosa', 'virginica', 'setosa'] }).column('y');
+  assert.deepEqual(fitLabels(s), { kind: 'string', classes: ['setosa', 'versicolor', 'virginica'] });
+  assert.deepEqual([...encodeLabels(fitLabels(s), s)], [1, 0, 2, 0]);
+  const n = Frame.fromRecord({ y: [10, 2, 2, 10, 1] }).column('y');
+  assert.deepEqual(fitLabels(n), { kind: 'number', classes: ['1', '2', '10'] });
+  assert.deepEqual([...encodeLabels(fitLabels(n), n)], [2, 1, 1, 2, 0]);
+});
+
+test('one class, missing labels and unknown labels are refused', () => {
+  assert.throws(() => fitLabels(Frame.fromRecord({ y: ['a', 'a'] }).column('y')), {
+    name: 'TargetError',
+    message: /target column 'y' has only one class \('a'\)/,
+  });
+  assert.throws(() => fitLabels(Frame.fromRecord({ y: ['a', null, 'b'] }).column('y')), {
+    message: /has 1 missing value\(s\), first in data row 2/,
+  });
+  const enc = fitLabels(Frame.fromRecord({ y: ['a', 'b'] }).column('y'));
+  assert.throws(() => encodeLabels(enc, Frame.fromRecord({ y: ['a', 'c'] }).column('y')), {
+    message: /holds label 'c' in data row 2, which the model does not know/,
+  });
+  assert.deepEqual([...encodeLabels(enc, Frame.fromRecord({ y: ['c', 'b'] }).column('y'), true)], [-1, 1]);
+});
+
+test('a regression target must be finite numbers', () => {
+  assert.throws(() => regressionTarget(Frame.fromRecord({ t: ['x'] }).column('t')), {
+    message: /holds text/,
+  });
+  assert.throws(() => regressionTarget(Frame.fromRecord({ t: [1, null] }).column('t')), {
+    message: /missing/,
+  });
+  assert.throws(() => regressionTarget(Frame.fromRecord({ t: [1, Number.NEGATIVE_INFINITY] }).column('t')), {
+    message: /holds -Infinity in data row 2/,
+  });
+});

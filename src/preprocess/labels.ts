@@ -1,0 +1,110 @@
+/**
+ * Targets: class labels for classifiers (sorted like scikit-learn's LabelEncoder: numerically for
+ * numeric labels, by code point for strings) and finite numbers for regressors.
+ */
+import { type Column, MISSING_CODE } from '../data/frame.ts';
+import { TargetError } from '../errors.ts';
+
+/** The classes a classifier learned, in index order. */
+export interface LabelEncoding {
+  /** Whether labels were numbers (written back as numbers) or strings. */
+  readonly kind: 'number' | 'string';
+  /** Class labels as text, sorted; class index i is `classes[i]`. */
+  readonly classes: readonly string[];
+}
+
+/** Learns the classes of a target column. @throws TargetError for missing values or a single class */
+export function fitLabels(column: Column): LabelEncoding {
+  const missing = countMissing(column);
+  if (missing.count > 0) {
+    throw new TargetError(
+      `target column '${column.name}' has ${missing.count} missing value(s), first in data row ${missing.first + 1}`,
+      'fill or drop those rows',
+    );
+  }
+  let encoding: LabelEncoding;
+  if (column.kind === 'number') {
+    const distinct = [...new Set(column.values)].sort((a, b) => a - b);
+    encoding = { kind: 'number', classes: distinct.map(String) };
+  } else {
+    const used = new Set<number>(column.codes);
+    const classes = column.levels.filter((_, i) => used.has(i)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    encoding = { kind: 'string', classes };
+  }
+  if (encoding.classes.length < 2) {
+    throw new TargetError(
+      `target column '${column.name}' has only one class ('${encoding.classes[0]}') in the training rows`,
+      'a classifier needs at least two classes; check the target column and the split',
+    );
+  }
+  return encoding;
+}
+
+/**
+ * Class indices of `column` under `encoding`. Labels the encoding does not know become -1 when
+ * `allowUnknown`, otherwise a TargetError names the first.
+ */
+export function encodeLabels(encoding: LabelEncoding, column: Column, allowUnknown = false): Int32Array {
+  const index = new Map(encoding.classes.map((c, i) => [c, i]));
+  const n = column.kind === 'number' ? column.values.length : column.codes.length;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let label: string | null;
+    if (column.kind === 'number') {
+      const v = column.values[i]!;
+      label = !Number.isNaN(v) ? String(v) : null;
+    } else {
+      const c = column.codes[i]!;
+      label = c === MISSING_CODE ? null : column.levels[c]!;
+    }
+    const k = label === null ? undefined : index.get(label);
+    if (k === undefined) {
+      if (!allowUnknown) {
+        throw new TargetError(
+          `target column '${column.name}' holds ${label === null ? 'a missing value' : `label '${label}'`} in data row ${i + 1}, ` +
+            `which the model does not know (classes: ${encoding.classes.join(', ')})`,
+        );
+      }
+      out[i] = -1;
+    } else out[i] = k;
+  }
+  return out;
+}
+
+/** The values of a regression target. @throws TargetError when it is text or has missing values */
+export function regressionTarget(column: Column): Float64Array {
+  if (column.kind !== 'number') {
+    throw new TargetError(
+      `target column '${column.name}' holds text (e.g. '${column.levels[0] ?? ''}'), but a regressor needs numbers`,
+      'use a classifier such as logistic-regression for class labels',
+    );
+  }
+  const missing = countMissing(column);
+  if (missing.count > 0) {
+    throw new TargetError(
+      `target column '${column.name}' has ${missing.count} missing value(s), first in data row ${missing.first + 1}`,
+      'fill or drop those rows',
+    );
+  }
+  for (let i = 0; i < column.values.length; i++) {
+    if (!Number.isFinite(column.values[i]!)) {
+      throw new TargetError(`target column '${column.name}' holds ${column.values[i]} in data row ${i + 1}`);
+    }
+  }
+  return column.values;
+}
+
+function countMissing(column: Column): { count: number; first: number } {
+  let count = 0;
+  let first = -1;
+  const n = column.kind === 'number' ? column.values.length : column.codes.length;
+  for (let i = 0; i < n; i++) {
+    const missing =
+      column.kind === 'number' ? Number.isNaN(column.values[i]!) : column.codes[i] === MISSING_CODE;
+    if (missing) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  return { count, first };
+}

@@ -1,0 +1,231 @@
+/**
+ * Automatic preprocessing: turns a frame's feature columns into the row-major float64 matrix a
+ * model trains on, and records every choice it made (fill values, levels, centers, scales) in a
+ * plan of plain data that the model file stores. Predicting applies exactly the recorded plan.
+ *
+ * - numeric columns: missing values filled with the training mean; optionally standardized
+ *   (center = mean, scale = population standard deviation of the filled column, as scikit-learn's
+ *   SimpleImputer + StandardScaler; a constant column keeps scale 1);
+ * - categorical columns: missing values filled with the most frequent training level, then one-hot
+ *   encoded over the sorted training levels (optionally without the first level); a level never seen
+ *   in training encodes as all zeros instead of failing.
+ */
+import { type Column, type Frame, MISSING_CODE } from '../data/frame.ts';
+import { DataValueError, DistmlError } from '../errors.ts';
+import type { InputNeeds } from '../models/estimator.ts';
+
+/** How one numeric column is encoded. */
+export interface NumericStep {
+  readonly kind: 'number';
+  readonly name: string;
+  /** Value that replaces a missing entry. */
+  readonly fill: number;
+  readonly center: number;
+  readonly scale: number;
+}
+
+/** How one categorical column is encoded. */
+export interface CategoricalStep {
+  readonly kind: 'category';
+  readonly name: string;
+  /** Training levels, sorted; each gets an output column unless dropped. */
+  readonly levels: readonly string[];
+  /** Level that replaces a missing entry. */
+  readonly fill: string;
+  /** Whether the first level's output column is left out (it is implied by the others). */
+  readonly dropFirst: boolean;
+}
+
+/** One step per input column. */
+export type FeatureStep = NumericStep | CategoricalStep;
+
+/** The recorded preprocessing of a model's inputs. */
+export interface PreprocessPlan {
+  readonly steps: readonly FeatureStep[];
+  /** Names of the output features, in matrix column order. */
+  readonly outputNames: readonly string[];
+}
+
+/** Result of {@link applyPlan}. */
+export interface Transformed {
+  /** Row-major rows×d. */
+  readonly X: Float64Array;
+  readonly rows: number;
+  readonly cols: number;
+  /** Per categorical column, how many rows held a level not seen in training. */
+  readonly unseen: Readonly<Record<string, number>>;
+}
+
+/** Learns a plan from the training rows of `features` (every column of it is a feature). */
+export function fitPlan(features: Frame, needs: InputNeeds): PreprocessPlan {
+  const steps: FeatureStep[] = [];
+  const outputNames: string[] = [];
+  for (const column of features.columns) {
+    if (column.kind === 'number') {
+      const step = fitNumeric(column.name, column.values, needs.standardize);
+      steps.push(step);
+      outputNames.push(column.name);
+    } else {
+      const step = fitCategorical(column, needs.dropFirstLevel);
+      steps.push(step);
+      for (let l = step.dropFirst ? 1 : 0; l < step.levels.length; l++)
+        outputNames.push(`${column.name}=${step.levels[l]}`);
+    }
+  }
+  if (outputNames.length === 0) {
+    throw new DataValueError(
+      'no feature columns left to train on',
+      'the data needs at least one column besides the target',
+    );
+  }
+  return { steps, outputNames };
+}
+
+function fitNumeric(name: string, values: Float64Array, standardize: boolean): NumericStep {
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isNaN(v)) {
+      sum += v;
+      count++;
+    }
+  }
+  if (count === 0) {
+    throw new DataValueError(
+      `feature column '${name}' has no values in the training rows`,
+      'drop the column or fill it',
+    );
+  }
+  const mean = sum / count;
+  if (!Number.isFinite(mean)) {
+    throw new DataValueError(
+      `feature column '${name}' holds an infinite value`,
+      'replace it with a finite number, or leave it empty to mark it missing',
+    );
+  }
+  if (!standardize) return { kind: 'number', name, fill: mean, center: 0, scale: 1 };
+  let ss = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isNaN(v)) ss += (v - mean) * (v - mean);
+  }
+  // Filled entries sit at the mean: they add nothing to the sum of squares but count in n.
+  const std = Math.sqrt(ss / values.length);
+  return {
+    kind: 'number',
+    name,
+    fill: mean,
+    center: mean,
+    scale: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1,
+  };
+}
+
+function fitCategorical(column: Extract<Column, { kind: 'category' }>, dropFirst: boolean): CategoricalStep {
+  const counts = new Float64Array(column.levels.length);
+  for (let i = 0; i < column.codes.length; i++) {
+    const c = column.codes[i]!;
+    if (c !== MISSING_CODE) counts[c]!++;
+  }
+  const present = column.levels.filter((_, l) => counts[l]! > 0);
+  if (present.length === 0) {
+    throw new DataValueError(`feature column '${column.name}' has no values in the training rows`);
+  }
+  const levels = [...present].sort();
+  let fill = levels[0]!;
+  let best = -1;
+  for (const level of levels) {
+    const n = counts[column.levels.indexOf(level)]!;
+    if (n > best) {
+      best = n;
+      fill = level;
+    }
+  }
+  return { kind: 'category', name: column.name, levels, fill, dropFirst };
+}
+
+/**
+ * Encodes `frame` with a recorded plan. Extra columns in `frame` are ignored.
+ * @param allocate - where the output matrix goes (an engine's shared memory, say); zero-filled
+ */
+export function applyPlan(
+  plan: PreprocessPlan,
+  frame: Frame,
+  source = 'the data',
+  allocate: (length: number) => Float64Array = (length) => new Float64Array(length),
+): Transformed {
+  const n = frame.rows;
+  const d = plan.outputNames.length;
+  const X = allocate(n * d);
+  const unseen: Record<string, number> = {};
+  let at = 0;
+  for (const step of plan.steps) {
+    if (!frame.has(step.name)) {
+      throw new DistmlError(
+        'COLUMN_MISSING',
+        `the model needs feature column '${step.name}', which ${source} does not have`,
+        `the model was trained on: ${plan.steps.map((s) => s.name).join(', ')}`,
+      );
+    }
+    const column = frame.column(step.name);
+    if (step.kind === 'number') {
+      if (column.kind !== 'number') {
+        throw new DataValueError(
+          `feature column '${step.name}' was numeric in training but holds text in ${source} (e.g. '${firstLevel(column)}')`,
+        );
+      }
+      const { fill, center, scale } = step;
+      const v = column.values;
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        if (x === Number.POSITIVE_INFINITY || x === Number.NEGATIVE_INFINITY) {
+          throw new DataValueError(
+            `feature column '${step.name}' holds ${x} in data row ${i + 1} of ${source}`,
+            'replace it with a finite number, or leave it empty to mark it missing',
+          );
+        }
+        X[i * d + at] = ((!Number.isNaN(x) ? x : fill) - center) / scale;
+      }
+      at++;
+      continue;
+    }
+    const width = step.levels.length - (step.dropFirst ? 1 : 0);
+    const offset = step.dropFirst ? 1 : 0;
+    const toOutput = levelMap(step, column);
+    let unseenRows = 0;
+    for (let i = 0; i < n; i++) {
+      const slot = toOutput(i);
+      if (slot === UNSEEN) unseenRows++;
+      else if (slot >= offset) X[i * d + at + slot - offset] = 1;
+    }
+    if (unseenRows > 0) unseen[step.name] = unseenRows;
+    at += width;
+  }
+  return { X, rows: n, cols: d, unseen };
+}
+
+const UNSEEN = -2;
+
+/** For each row, the index of its level in `step.levels` (the fill level for missing), or UNSEEN. */
+function levelMap(step: CategoricalStep, column: Column): (row: number) => number {
+  const index = new Map(step.levels.map((l, i) => [l, i]));
+  const fillSlot = index.get(step.fill)!;
+  if (column.kind === 'number') {
+    // A file whose category values all look numeric reads as numbers; match them by their text.
+    const v = column.values;
+    return (i) => {
+      const x = v[i]!;
+      return Number.isNaN(x) ? fillSlot : (index.get(String(x)) ?? UNSEEN);
+    };
+  }
+  const remap = Int32Array.from(column.levels, (l) => index.get(l) ?? UNSEEN);
+  const codes = column.codes;
+  return (i) => {
+    const c = codes[i]!;
+    return c === MISSING_CODE ? fillSlot : remap[c]!;
+  };
+}
+
+function firstLevel(column: Column): string {
+  return column.kind === 'category' ? (column.levels[0] ?? '') : '';
+}

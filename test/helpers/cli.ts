@@ -1,0 +1,57 @@
+/**
+ * Runs the built `distml` command (bin/distml.js → dist/) as a real child process.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A bundled dataset's path. */
+export const dataset = (name: string): string => `${ROOT}data/${name}`;
+
+/** What a CLI run produced. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `distml ARGS…` with stdin closed and no TTY; resolves when it exits. */
+export function runCli(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`${ROOT}bin/distml.js`, ...args], {
+      cwd: options.cwd ?? ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** One entry of test/fixtures/sklearn-small.json (scikit-learn 1.2.1 on the bundled data). */
+export interface Reference {
+  dataset: string;
+  model: string;
+  accuracy?: number;
+  f1Macro?: number;
+  logLoss?: number;
+}
+
+/** scikit-learn's score for a dataset and model, copied from shared/reference. */
+export function reference(datasetName: string, model: string): Reference {
+  const all = JSON.parse(readFileSync(`${ROOT}test/fixtures/sklearn-small.json`, 'utf8')) as Reference[];
+  const found = all.find((r) => r.dataset === datasetName && r.model === model);
+  if (found === undefined) throw new Error(`no reference for ${model} on ${datasetName}`);
+  return found;
+}
