@@ -20,8 +20,15 @@
  */
 
 import { ConvergenceError, ParamError } from '../errors.ts';
-import { axpy, dotUnchecked, nrm2 } from '../linalg/index.ts';
+import { nrm2 } from '../linalg/index.ts';
 import type { LbfgsIteration, LbfgsStopReason, Objective } from './lbfgs.ts';
+import {
+  InverseHessianMemory,
+  maxAbs,
+  resolveQuasiNewtonOptions,
+  steepestDescent,
+  stopAfterStep,
+} from './quasi-newton.ts';
 
 /** The L1 term λ·Σ_{i∈S} |xᵢ| of the objective {@link minimizeOwlqn} minimises. */
 export interface L1Penalty {
@@ -112,8 +119,8 @@ export async function minimizeOwlqn(
   l1: L1Penalty,
   options: OwlqnOptions = {},
 ): Promise<OwlqnResult> {
-  const { maxIterations, m, gradientTolerance, relativeFunctionTolerance, maxEvaluations } =
-    resolveOptions(options);
+  const resolved = resolveQuasiNewtonOptions('minimizeOwlqn', options);
+  const { maxIterations, m, gradientTolerance, maxEvaluations } = resolved;
   const n = x0.length;
   const lambda = l1.strength;
   if (!(lambda >= 0) || lambda === Number.POSITIVE_INFINITY) {
@@ -152,7 +159,7 @@ export async function minimizeOwlqn(
   let pg: Float64Array = new Float64Array(n);
   problem.pseudoGradient(x, g, pg);
 
-  const memory = new Memory(n, m);
+  const memory = new InverseHessianMemory(n, m);
   const p = new Float64Array(n);
   let xNext: Float64Array = new Float64Array(n);
   let gNext: Float64Array = new Float64Array(n);
@@ -199,11 +206,13 @@ export async function minimizeOwlqn(
       evaluations: problem.evaluations,
       x,
     });
-    const scale = Math.max(Math.abs(fPrevious), Math.abs(f), 1);
-    if (gradientNorm <= gradientTolerance) reason = 'gradient';
-    else if (fPrevious - f <= relativeFunctionTolerance * scale) reason = 'function';
-    else if (iterations >= maxIterations) reason = 'max-iterations';
-    else if (problem.evaluations >= maxEvaluations) reason = 'max-evaluations';
+    reason = stopAfterStep(resolved, {
+      fPrevious,
+      f,
+      gradientNorm,
+      iterations,
+      evaluations: problem.evaluations,
+    });
   }
   return {
     x,
@@ -214,55 +223,6 @@ export async function minimizeOwlqn(
     converged: reason === 'gradient' || reason === 'function',
     reason,
   };
-}
-
-interface ResolvedOptions {
-  maxIterations: number;
-  m: number;
-  gradientTolerance: number;
-  relativeFunctionTolerance: number;
-  maxEvaluations: number;
-}
-
-function resolveOptions(options: OwlqnOptions): ResolvedOptions {
-  const maxIterations = options.maxIterations ?? 100;
-  const m = options.memory ?? 10;
-  const gradientTolerance = options.gradientTolerance ?? 1e-5;
-  const relativeFunctionTolerance = options.relativeFunctionTolerance ?? 1e7 * Number.EPSILON;
-  const maxEvaluations = options.maxEvaluations ?? 15000;
-  requireInteger('maxIterations', maxIterations, 0);
-  requireInteger('memory', m, 1);
-  requireInteger('maxEvaluations', maxEvaluations, 1);
-  requireTolerance('gradientTolerance', gradientTolerance);
-  requireTolerance('relativeFunctionTolerance', relativeFunctionTolerance);
-  return { maxIterations, m, gradientTolerance, relativeFunctionTolerance, maxEvaluations };
-}
-
-function requireInteger(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new ParamError(`minimizeOwlqn: ${name} must be an integer ≥ ${min}, got ${value}`);
-  }
-}
-
-function requireTolerance(name: string, value: number): void {
-  if (!(value >= 0) || value === Number.POSITIVE_INFINITY) {
-    throw new ParamError(`minimizeOwlqn: ${name} must be a finite number ≥ 0, got ${value}`);
-  }
-}
-
-function maxAbs(v: Float64Array): number {
-  let max = 0;
-  for (let i = 0; i < v.length; i++) {
-    const a = Math.abs(v[i]!);
-    if (a > max) max = a;
-  }
-  return max;
-}
-
-/** p ← −pg; returns the slope pgᵀp = −‖pg‖². −◇F satisfies the sign constraint by construction. */
-function steepestDescent(pg: Float64Array, p: Float64Array): number {
-  for (let i = 0; i < pg.length; i++) p[i] = -pg[i]!;
-  return -dotUnchecked(pg.length, pg, 0, pg, 0);
 }
 
 type SearchOutcome = number | 'failed' | 'no-budget';
@@ -368,85 +328,4 @@ class Problem {
 function allFinite(v: Float64Array): boolean {
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return false;
   return true;
-}
-
-/**
- * The last m pairs (s, y) in ring buffers, and the two-loop recursion over them. The same
- * recursion as lbfgs.ts's (Nocedal & Wright Alg. 7.4, H₀ = sᵀy / yᵀy); kept private to each
- * optimizer so that neither exports its internals.
- */
-class Memory {
-  private readonly S: Float64Array;
-  private readonly Y: Float64Array;
-  private readonly rho: Float64Array;
-  private readonly a: Float64Array;
-  /** Slot of the oldest pair. */
-  private oldest = 0;
-  /** Number of pairs held. */
-  size = 0;
-
-  constructor(
-    private readonly n: number,
-    private readonly m: number,
-  ) {
-    this.S = new Float64Array(m * n);
-    this.Y = new Float64Array(m * n);
-    this.rho = new Float64Array(m);
-    this.a = new Float64Array(m);
-  }
-
-  clear(): void {
-    this.size = 0;
-    this.oldest = 0;
-  }
-
-  /**
-   * Stores s = x₊ − x and y = g₊ − g (smooth gradients), dropping the oldest pair when full.
-   * Skips the pair when yᵀs ≤ ε·‖y‖·‖s‖, which keeps H positive definite.
-   */
-  push(x: Float64Array, g: Float64Array, xNext: Float64Array, gNext: Float64Array): void {
-    const n = this.n;
-    let ys = 0;
-    let yy = 0;
-    let ss = 0;
-    for (let i = 0; i < n; i++) {
-      const s = xNext[i]! - x[i]!;
-      const y = gNext[i]! - g[i]!;
-      ys += y * s;
-      yy += y * y;
-      ss += s * s;
-    }
-    if (!(ys > Number.EPSILON * Math.sqrt(yy) * Math.sqrt(ss))) return;
-    const slot = (this.oldest + this.size) % this.m;
-    if (this.size === this.m) this.oldest = (this.oldest + 1) % this.m;
-    else this.size++;
-    const off = slot * n;
-    for (let i = 0; i < n; i++) {
-      this.S[off + i] = xNext[i]! - x[i]!;
-      this.Y[off + i] = gNext[i]! - g[i]!;
-    }
-    this.rho[slot] = 1 / ys;
-  }
-
-  /** p ← −H·v by the two-loop recursion (when empty: p = −v). */
-  direction(v: Float64Array, p: Float64Array): void {
-    const { n, m, S, Y, rho, a } = this;
-    p.set(v);
-    for (let t = this.size - 1; t >= 0; t--) {
-      const slot = (this.oldest + t) % m;
-      a[slot] = rho[slot]! * dotUnchecked(n, S, slot * n, p, 0);
-      axpy(-a[slot]!, Y, p, n, slot * n, 0);
-    }
-    if (this.size > 0) {
-      const newest = (this.oldest + this.size - 1) % m;
-      const gamma = 1 / (rho[newest]! * dotUnchecked(n, Y, newest * n, Y, newest * n));
-      for (let i = 0; i < n; i++) p[i] = gamma * p[i]!;
-    }
-    for (let t = 0; t < this.size; t++) {
-      const slot = (this.oldest + t) % m;
-      const beta = rho[slot]! * dotUnchecked(n, Y, slot * n, p, 0);
-      axpy(a[slot]! - beta, S, p, n, slot * n, 0);
-    }
-    for (let i = 0; i < n; i++) p[i] = -p[i]!;
-  }
 }
