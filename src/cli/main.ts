@@ -12,6 +12,7 @@ import { generateCommand } from './commands/generate.ts';
 import { inspectCommand } from './commands/inspect.ts';
 import { predictCommand } from './commands/predict.ts';
 import { trainCommand } from './commands/train.ts';
+import { workerCommand } from './commands/worker.ts';
 
 /** Error codes that are the caller's mistake in how distml was called: exit status 2. */
 const USAGE_CODES = new Set(['USAGE', 'PARAM_INVALID', 'MODEL_UNKNOWN']);
@@ -56,6 +57,7 @@ function buildProgram(): Command {
     evaluateCommand(),
     inspectCommand(),
     generateCommand(),
+    workerCommand(),
   ]) {
     program.addCommand(command.exitOverride().showSuggestionAfterError(true));
   }

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/engine.ts';
 import { InlineEngine } from '../engine/inline-engine.ts';
 import type { FaultSpec } from '../engine/local/faults.ts';
 import { LocalEngine, type LocalEngineOptions } from '../engine/local/local-engine.ts';
+import { RedisEngine, type RedisEngineOptions } from '../engine/redis/redis-engine.ts';
 
 /** Options of {@link createEngine}. */
 export interface EngineChoice {
@@ -14,6 +15,8 @@ export interface EngineChoice {
   readonly maxHeapMb?: number;
   /** Overrides for the thread engine (tests tune timeouts and thresholds). */
   readonly local?: Partial<Omit<LocalEngineOptions, 'workers' | 'entry'>>;
+  /** Train on a cluster of `distml worker` processes through this Redis instead of on threads. */
+  readonly cluster?: RedisEngineOptions;
 }
 
 /** The module worker threads start with, as built (.js) or from source (.ts under tsx). */
@@ -33,4 +36,13 @@ export function createEngine(choice: EngineChoice = {}): Engine {
     ...(choice.maxHeapMb === undefined ? {} : { maxHeapMb: choice.maxHeapMb }),
     ...choice.local,
   });
+}
+
+/**
+ * An engine for these options, connected: with `cluster`, waits until the cluster's Redis answers
+ * and enough workers have joined; otherwise the same as {@link createEngine}.
+ */
+export async function connectEngine(choice: EngineChoice = {}): Promise<Engine> {
+  if (choice.cluster !== undefined) return RedisEngine.connect(choice.cluster);
+  return createEngine(choice);
 }

@@ -13,21 +13,28 @@ import { CheckpointStore } from '../../engine/checkpoint.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { parseFault } from '../../engine/local/faults.ts';
 import type { LocalTelemetry } from '../../engine/local/local-engine.ts';
+import type { RedisTelemetry } from '../../engine/redis/redis-engine.ts';
 import { ColumnNotFoundError, UsageError } from '../../errors.ts';
 import type { Checkpointer } from '../../models/estimator.ts';
 import type { RawParams } from '../../models/params.ts';
 import { getModel } from '../../models/registry.ts';
-import { createEngine } from '../../pipeline/engines.ts';
+import { connectEngine } from '../../pipeline/engines.ts';
 import { splitFrame } from '../../pipeline/split-frame.ts';
 import { train } from '../../pipeline/train.ts';
 import { VERSION } from '../../version.ts';
+import {
+  addClusterOptions,
+  type ClusterCliOptions,
+  clusterConnection,
+  clusterSecret,
+} from '../cluster-options.ts';
 import { modelList } from '../main.ts';
 import { checkWritable, collect, parseCount, parseFraction, parsePositive } from '../options.ts';
 import { formatTable, writeJsonReport } from '../output.ts';
 import { Progress } from '../progress.ts';
 import { loadFrame, scoreRows } from './shared.ts';
 
-interface TrainOptions {
+interface TrainOptions extends ClusterCliOptions {
   target: string;
   model: string;
   param: string[];
@@ -46,11 +53,13 @@ interface TrainOptions {
   delimiter?: string;
   categorical?: string;
   quiet?: boolean;
+  minWorkers: number;
+  joinTimeout: number;
 }
 
 /** The `train` subcommand. */
 export function trainCommand(): Command {
-  return new Command('train')
+  const command = new Command('train')
     .description('Train a model on a data file, score it on held-out rows, and optionally save it')
     .argument('<data>', 'data file: .csv, .tsv, .jsonl, .parquet or .arrow')
     .requiredOption('--target <column>', 'column to predict')
@@ -88,6 +97,12 @@ export function trainCommand(): Command {
       [],
     )
     .option('--max-heap-mb <mb>', 'heap limit of each worker thread', parsePositive)
+    .option(
+      '--cluster <url>',
+      'train on `distml worker` processes through this Redis (redis://HOST:PORT) instead of threads',
+    )
+    .option('--min-workers <n>', 'with --cluster: workers to wait for before training', parsePositive, 1)
+    .option('--join-timeout <s>', 'with --cluster: seconds to wait for --min-workers', parsePositive, 60)
     .option('--save <file>', 'write the trained model to this file')
     .option('--report <file>', 'write a JSON report (data, params, metrics, timings) to this file')
     .option('--delimiter <char>', 'CSV field delimiter (default: , or tab for .tsv)')
@@ -106,6 +121,7 @@ export function trainCommand(): Command {
         '  distml train --model logistic-regression --help\n',
     )
     .action(async (data: string, opts: TrainOptions) => runTrain(data, opts));
+  return addClusterOptions(command);
 }
 
 async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
@@ -125,7 +141,20 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
   const progress = new Progress({ quiet: opts.quiet ?? false });
   // The worker threads start now, while the data loads.
   const faults = opts.injectFault.map(parseFault);
-  const engine = createEngine({
+  const secret = clusterSecret(opts);
+  const engine = await connectEngine({
+    ...(opts.cluster === undefined
+      ? {}
+      : {
+          cluster: {
+            ...clusterConnection(opts.cluster, opts),
+            namespace: opts.namespace,
+            minWorkers: opts.minWorkers,
+            joinTimeoutMs: opts.joinTimeout * 1000,
+            ...(secret === undefined ? {} : { secret }),
+            log: (line: string) => progress.note(line),
+          },
+        }),
     workers: opts.workers,
     faults,
     ...(opts.maxHeapMb === undefined ? {} : { maxHeapMb: opts.maxHeapMb }),
@@ -319,6 +348,13 @@ function checkpointer(
 function engineSummary(t: ReturnType<Engine['telemetry']>): string {
   if (t.inlineReason !== undefined) return t.inlineReason;
   if (t.kind === 'inline') return `serial, ${t.tasks} tasks in ${t.passes} passes`;
+  if (t.kind === 'redis') {
+    const r = t as RedisTelemetry;
+    const spread = Object.entries(r.tasksByWorker)
+      .map(([name, n]) => `${name}: ${n}`)
+      .join(', ');
+    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}`;
+  }
   const local = t as LocalTelemetry;
   const busy = local.perWorker.map((w) => `${Math.round(w.busyRatio * 100)}%`).join('/');
   const faults = [

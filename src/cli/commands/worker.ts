@@ -1,0 +1,61 @@
+/**
+ * `distml worker --cluster URL`: a long-running process that joins a cluster and runs tasks until
+ * SIGTERM or SIGINT, then finishes its current task, deregisters and exits 0.
+ */
+import { Command } from 'commander';
+import { parseFault } from '../../engine/local/faults.ts';
+import { startClusterWorker } from '../../engine/redis/cluster-worker.ts';
+import {
+  addClusterOptions,
+  type ClusterCliOptions,
+  clusterConnection,
+  clusterSecret,
+} from '../cluster-options.ts';
+import { collect, parsePositive } from '../options.ts';
+
+interface WorkerOptions extends ClusterCliOptions {
+  cluster: string;
+  name?: string;
+  lockMs?: number;
+  injectFault: string[];
+}
+
+/** The `worker` subcommand. */
+export function workerCommand(): Command {
+  const command = new Command('worker')
+    .description('Join a cluster through Redis and run training tasks until stopped (SIGTERM)')
+    .requiredOption(
+      '--cluster <url>',
+      'Redis of the cluster: redis://[user:password@]HOST:PORT or rediss:// for TLS',
+    )
+    .option('--name <name>', 'name shown in the driver telemetry (default HOST-PID)')
+    .option(
+      '--lock-ms <ms>',
+      'a task whose worker is silent this long is given to another worker',
+      parsePositive,
+      30000,
+    )
+    .option('--inject-fault <spec>', 'test fault, e.g. kill:worker=0,task=3', collect, []);
+  return addClusterOptions(command).action(async (opts: WorkerOptions) => {
+    const faults = opts.injectFault.map(parseFault);
+    const secret = clusterSecret(opts);
+    const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    // Listen before joining, so a SIGTERM that arrives while the worker starts is not lost.
+    const stopRequested = new Promise<void>((resolve) => {
+      process.once('SIGTERM', () => resolve());
+      process.once('SIGINT', () => resolve());
+    });
+    if (secret === undefined) log('no cluster secret: task messages are not verified (see docs/cluster.md)');
+    const worker = await startClusterWorker({
+      ...clusterConnection(opts.cluster, opts),
+      namespace: opts.namespace,
+      lockMs: opts.lockMs ?? 30000,
+      faults,
+      ...(opts.name === undefined ? {} : { name: opts.name }),
+      ...(secret === undefined ? {} : { secret }),
+      log,
+    });
+    await stopRequested;
+    await worker.stop();
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * Every Redis key and queue name the cluster uses, in one place. All keys live under a namespace
+ * (`distml` unless a test isolates itself) so that one Redis can serve several clusters.
+ */
+
+/** Names of the keys of one namespace. */
+export class ClusterKeys {
+  constructor(readonly namespace = 'distml') {}
+  /** The BullMQ queue every worker consumes; its keys live under {@link namespace} too. */
+  readonly taskQueue = 'tasks';
+  /** Heartbeat of a worker: JSON facts, with a TTL the worker keeps refreshing. */
+  worker(id: string): string {
+    return `${this.namespace}:worker:${id}`;
+  }
+  workerPattern(): string {
+    return `${this.namespace}:worker:*`;
+  }
+  /** Binary float64 block of a partition: [rows, cols, X (rows·cols), y (rows)]. */
+  partition(run: string, placement: string, index: number): string {
+    return `${this.namespace}:run:${run}:part:${placement}:${index}`;
+  }
+  /** Binary msgpack of a task's kernel arguments. */
+  args(run: string, step: number): string {
+    return `${this.namespace}:run:${run}:args:${step}`;
+  }
+  /** Binary float64 value shared by `broadcast`. */
+  broadcast(run: string, id: string): string {
+    return `${this.namespace}:run:${run}:bcast:${id}`;
+  }
+  /** Binary float64 result of one attempt of one task. */
+  result(run: string, jobId: string, token: string): string {
+    return `${this.namespace}:run:${run}:res:${jobId}:${token}`;
+  }
+  /** Exists while a run is alive: its loss means Redis lost the run's data. */
+  sentinel(run: string): string {
+    return `${this.namespace}:run:${run}:sentinel`;
+  }
+  /** Counter of task messages refused for a bad or missing signature. */
+  refused(): string {
+    return `${this.namespace}:refused`;
+  }
+}

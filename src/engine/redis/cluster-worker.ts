@@ -1,0 +1,181 @@
+/**
+ * The body of `distml worker`: registers with a heartbeat, takes tasks from the BullMQ queue, runs
+ * the named kernel (from the same registry every engine uses) on the partition the task names, and
+ * writes the result as a binary value. A worker that dies mid-task loses its lock; BullMQ's stalled
+ * check gives the task to another worker, and a result the dead worker might still send is refused
+ * by BullMQ because its lock token is no longer valid. On SIGTERM the worker finishes its current
+ * task, deregisters and exits.
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism, hostname, totalmem } from 'node:os';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DesignMatrix } from '../../data/design-matrix.ts';
+import { DistmlError } from '../../errors.ts';
+import { getKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
+import { type FaultSpec, faultAt } from '../local/faults.ts';
+import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
+import { ClusterKeys } from './cluster-keys.ts';
+import { startHeartbeat, type WorkerInfo } from './membership.ts';
+import { checkTaskMessage, type TaskMessage } from './task-message.ts';
+import { decodeArgs, decodeFloat64, encodeFloat64 } from './tensor-codec.ts';
+
+/** Options of {@link startClusterWorker}. */
+export interface ClusterWorkerOptions extends ClusterConnection {
+  /** Name shown in the driver's telemetry. @defaultValue `HOST-PID` */
+  readonly name?: string;
+  /** @defaultValue `'distml'` */
+  readonly namespace?: string;
+  /** The cluster secret; when set, unsigned or tampered task messages are refused. */
+  readonly secret?: Buffer;
+  /**
+   * How long a task's lock lasts without renewal: a worker silent for this long is presumed dead
+   * and its task is given to another. @defaultValue 30000
+   */
+  readonly lockMs?: number;
+  /** Injected faults, for tests (worker slot is ignored: this process is the worker). */
+  readonly faults?: readonly FaultSpec[];
+  /** One line per event worth a log: joined, refused, failed, leaving. */
+  readonly log?: (line: string) => void;
+}
+
+/** A running worker. */
+export interface ClusterWorker {
+  readonly info: WorkerInfo;
+  /** Finishes the current task, deregisters and disconnects. */
+  stop(): Promise<void>;
+}
+
+/** Partitions kept in memory; older ones are dropped (and reloaded from Redis if asked again). */
+const PARTITION_CACHE = 64;
+
+/** Joins the cluster and serves tasks until {@link ClusterWorker.stop}. */
+export async function startClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorker> {
+  const keys = new ClusterKeys(options.namespace);
+  const log = options.log ?? (() => {});
+  const redis = connect(options);
+  const id = randomBytes(6).toString('hex');
+  const info: WorkerInfo = {
+    id,
+    name: options.name ?? `${hostname()}-${process.pid}`,
+    pid: process.pid,
+    host: hostname(),
+    cores: availableParallelism(),
+    memoryBytes: totalmem(),
+    threads: 1,
+    startedAt: new Date().toISOString(),
+  };
+  const partitions = new Map<string, DesignMatrix>();
+  let tasksSeen = 0;
+
+  const process_ = async (job: Job): Promise<unknown> => {
+    const refusal = checkTaskMessage(job.data, options.secret);
+    if (refusal !== undefined) {
+      await redis.incr(keys.refused());
+      log(`refused task ${job.id}: ${refusal}`);
+      throw new UnrecoverableError(`task message refused: ${refusal}`);
+    }
+    const m = job.data as TaskMessage;
+    tasksSeen++;
+    const fault = faultAt(options.faults ?? [], tasksSeen);
+    if (fault?.kind === 'kill') process.kill(process.pid, 'SIGKILL');
+    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms ?? 0));
+    const part = await loadPartition(redis, keys, partitions, m);
+    const args = await loadArgs(redis, m);
+    const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args);
+    const out = new Float64Array(m.resultLength);
+    const started = performance.now();
+    if (fault?.kind === 'throw')
+      throw new Error(`injected fault: throw at task ${tasksSeen} of worker ${info.name}`);
+    getKernel(m.kernel).run(part, resolved, out);
+    if (fault?.kind === 'nan') out[0] = Number.NaN;
+    const runSeconds = (performance.now() - started) / 1000;
+    const resultKey = keys.result(m.run, m.jobId, `${job.attemptsStarted}-${randomBytes(4).toString('hex')}`);
+    await redis.set(resultKey, encodeFloat64(out), 'PX', 600_000);
+    return { resultKey, runSeconds, worker: info.name, attempt: job.attemptsStarted };
+  };
+
+  const lockDuration = options.lockMs ?? 30_000;
+  const worker = new Worker(keys.taskQueue, process_, {
+    connection: redisOptions(options),
+    prefix: keys.namespace,
+    concurrency: 1,
+    lockDuration,
+    stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+    maxStalledCount: 2,
+  });
+  worker.on('failed', (job, err) => {
+    if (job) log(`task ${job.id} failed on this worker: ${err.message}`);
+  });
+  worker.on('error', (err) => log(`queue error: ${err.message}`));
+  await worker.waitUntilReady();
+  const stopHeartbeat = await startHeartbeat(redis, keys, info);
+  log(`worker ${info.name} joined (${info.cores} cores)`);
+  let stopping: Promise<void> | undefined;
+  return {
+    info,
+    stop() {
+      stopping ??= (async () => {
+        await worker.close();
+        await stopHeartbeat();
+        await redis.quit().catch(() => redis.disconnect());
+        log(`worker ${info.name} left after ${tasksSeen} tasks`);
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function loadPartition(
+  redis: Redis,
+  keys: ClusterKeys,
+  cache: Map<string, DesignMatrix>,
+  m: TaskMessage,
+): Promise<DesignMatrix> {
+  const key = keys.partition(m.run, m.placement, m.partition);
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+  const bytes = await redis.getBuffer(key);
+  if (bytes === null) {
+    throw new DistmlError(
+      'KERNEL',
+      `partition ${m.partition} of placement ${m.placement} (run ${m.run}) is not in Redis`,
+    );
+  }
+  const block = decodeFloat64(bytes, `partition ${m.partition} of placement ${m.placement}`);
+  const rows = block[0]!;
+  const cols = block[1]!;
+  if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || block.length !== 2 + rows * cols + rows) {
+    throw new DistmlError('KERNEL', `partition ${m.partition} of placement ${m.placement} is malformed`);
+  }
+  const part: DesignMatrix = {
+    rows,
+    cols,
+    X: block.subarray(2, 2 + rows * cols),
+    y: block.subarray(2 + rows * cols),
+  };
+  if (cache.size >= PARTITION_CACHE) cache.delete(cache.keys().next().value as string);
+  cache.set(key, part);
+  return part;
+}
+
+async function loadArgs(redis: Redis, m: TaskMessage): Promise<KernelArgs> {
+  const bytes = await redis.getBuffer(m.argsKey);
+  if (bytes === null) throw new DistmlError('KERNEL', `the arguments of task ${m.jobId} are not in Redis`);
+  return decodeArgs(bytes, `arguments of task ${m.jobId}`);
+}
+
+async function resolveClusterBroadcasts(
+  redis: Redis,
+  keys: ClusterKeys,
+  run: string,
+  args: KernelArgs,
+): Promise<KernelArgs> {
+  const values = new Map<string, Float64Array>();
+  for (const value of Object.values(args)) {
+    if (typeof value !== 'object' || value instanceof Float64Array) continue;
+    const bytes = await redis.getBuffer(keys.broadcast(run, value.broadcast));
+    if (bytes !== null) values.set(value.broadcast, decodeFloat64(bytes, `broadcast ${value.broadcast}`));
+  }
+  return resolveBroadcasts(args, (id) => values.get(id));
+}

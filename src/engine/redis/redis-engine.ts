@@ -1,0 +1,392 @@
+/**
+ * The cluster engine: the same {@link Engine} contract as the thread engine, with `distml worker`
+ * processes on any machine that reaches one Redis. Tasks travel through a BullMQ queue (priority,
+ * attempts with exponential backoff, stalled-job recovery when a worker dies); tensors travel as
+ * binary Redis values that the tasks name. Results of a pass are combined on the driver in the
+ * same fixed tree order as every other engine, so a model trained here equals the serial one.
+ *
+ * Current limits, stated in docs/cluster.md: partitions are written to Redis by the driver (the
+ * workers do not yet load their own byte ranges from shared storage), and parameter-server
+ * training (`runLoop`, the SGD models) is refused with a clear error.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { blockRanges, type DesignMatrix } from '../../data/design-matrix.ts';
+import { DistmlError, NonFiniteResultError, TaskFailedError } from '../../errors.ts';
+import type {
+  Consistency,
+  DistributedMatrix,
+  Engine,
+  EngineTelemetry,
+  Layout,
+  LoopResult,
+  TaskHandle,
+  TaskSpec,
+} from '../engine.ts';
+import { afterDependencies, treeCombine } from '../engine.ts';
+import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
+import { type ClusterConnection, connect, redactUrl, redisOptions } from './cluster-connection.ts';
+import { ClusterKeys } from './cluster-keys.ts';
+import { waitForWorkers } from './membership.ts';
+import { makeTaskMessage } from './task-message.ts';
+import { decodeFloat64, encodeArgs, encodeFloat64 } from './tensor-codec.ts';
+
+/** Options of {@link RedisEngine.connect}. */
+export interface RedisEngineOptions extends ClusterConnection {
+  /** Key prefix shared with the workers. @defaultValue `'distml'` */
+  readonly namespace?: string;
+  /** Cluster secret with which task messages are signed; workers must hold the same one. */
+  readonly secret?: Buffer;
+  /** Workers to wait for before training. @defaultValue 1 */
+  readonly minWorkers?: number;
+  /** How long to wait for them. @defaultValue 60000 */
+  readonly joinTimeoutMs?: number;
+  /** Longest a task may take, retries included. @defaultValue 600000 */
+  readonly taskTimeoutMs?: number;
+  /** Attempts per task before the fit fails. @defaultValue 3 */
+  readonly attempts?: number;
+  /** Where the engine reports what it waits for. */
+  readonly log?: (line: string) => void;
+}
+
+/** What a worker answers for a finished task. */
+interface TaskReturn {
+  readonly resultKey: string;
+  readonly runSeconds: number;
+  readonly worker: string;
+  /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
+  readonly attempt: number;
+}
+
+/** Telemetry of the cluster engine. */
+export interface RedisTelemetry extends EngineTelemetry {
+  readonly kind: 'redis';
+  /** Redis URL with the password redacted. */
+  readonly cluster: string;
+  /** Tasks that needed more than one attempt. */
+  readonly retries: number;
+  /** Tasks run, by worker name. */
+  readonly tasksByWorker: Readonly<Record<string, number>>;
+  /** Bytes of partitions, arguments and broadcasts written to Redis, and of results read. */
+  readonly bytesOut: number;
+  readonly bytesIn: number;
+}
+
+/** Trains on `distml worker` processes coordinated through Redis. */
+export class RedisEngine implements Engine {
+  readonly kind = 'redis' as const;
+  private readonly keys: ClusterKeys;
+  private readonly run = randomBytes(6).toString('hex');
+  private step = 0;
+  private nextPlacement = 0;
+  private nextTask = 1;
+  private readonly placements = new Map<string, DistributedMatrix>();
+  private tasks = 0;
+  private passes = 0;
+  private kernelSeconds = 0;
+  private retries = 0;
+  private bytesOut = 0;
+  private bytesIn = 0;
+  private readonly tasksByWorker: Record<string, number> = {};
+  private closed = false;
+
+  private constructor(
+    private readonly options: RedisEngineOptions,
+    private readonly redis: Redis,
+    private readonly queue: Queue,
+    private readonly events: QueueEvents,
+    readonly workers: number,
+  ) {
+    this.keys = new ClusterKeys(options.namespace);
+  }
+
+  /**
+   * Connects, waits for `minWorkers` workers and opens the task queue.
+   * @throws DistmlError when Redis cannot be reached or too few workers join in time
+   */
+  static async connect(options: RedisEngineOptions): Promise<RedisEngine> {
+    const keys = new ClusterKeys(options.namespace);
+    const redis = connect(options);
+    try {
+      const wait = options.joinTimeoutMs ?? 60_000;
+      const unreachable = (why: string) =>
+        new DistmlError(
+          'KERNEL',
+          `cannot reach Redis at ${redactUrl(options.url)}: ${why}`,
+          'check the URL, that redis-server runs, and the password or TLS options',
+        );
+      await withTimeout(
+        redis.ping().catch((err: Error) => {
+          throw unreachable(err.message);
+        }),
+        wait,
+        () => unreachable(`no answer within ${Math.round(wait / 1000)} s`),
+      );
+      const min = options.minWorkers ?? 1;
+      let said = -1;
+      const joined = await waitForWorkers(redis, keys, min, options.joinTimeoutMs ?? 60_000, (seen) => {
+        if (seen !== said) options.log?.(`waiting for workers: ${seen} of ${min} joined`);
+        said = seen;
+      });
+      // Options, not connections: BullMQ closes only the connections it made itself.
+      const queue = new Queue(keys.taskQueue, { connection: redisOptions(options), prefix: keys.namespace });
+      const events = new QueueEvents(keys.taskQueue, {
+        connection: redisOptions(options),
+        prefix: keys.namespace,
+      });
+      // BullMQ re-emits connection errors; without listeners they would crash the process, and the
+      // commands that matter fail (or wait and time out) on their own.
+      queue.on('error', (err) => options.log?.(`queue: ${err.message}`));
+      events.on('error', (err) => options.log?.(`queue events: ${err.message}`));
+      await events.waitUntilReady();
+      const engine = new RedisEngine(options, redis, queue, events, joined.length);
+      await redis.set(keys.sentinel(engine.run), '1');
+      return engine;
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+  }
+
+  allocate(length: number): Float64Array {
+    return new Float64Array(length);
+  }
+
+  async distribute(data: DesignMatrix, layout: Layout = {}): Promise<DistributedMatrix> {
+    this.checkOpen();
+    const id = `p${this.nextPlacement++}`;
+    const ranges = blockRanges(data.rows, layout.partitions ?? this.workers);
+    const pipeline = this.redis.pipeline();
+    ranges.forEach(([start, end], index) => {
+      const rows = end - start;
+      const block = new Float64Array(2 + rows * data.cols + rows);
+      block[0] = rows;
+      block[1] = data.cols;
+      block.set(data.X.subarray(start * data.cols, end * data.cols), 2);
+      block.set(data.y.subarray(start, end), 2 + rows * data.cols);
+      this.bytesOut += block.byteLength;
+      pipeline.set(this.keys.partition(this.run, id, index), encodeFloat64(block));
+    });
+    await pipeline.exec();
+    const placement: DistributedMatrix = { id, rows: data.rows, cols: data.cols, partitions: ranges.length };
+    this.placements.set(id, placement);
+    return placement;
+  }
+
+  async treeReduce(kernelName: string, on: DistributedMatrix, args: KernelArgs): Promise<Float64Array> {
+    this.checkOpen();
+    this.placementOf(on);
+    const kernel = getKernel(kernelName);
+    const step = ++this.step;
+    const argsKey = await this.putArgs(step, args);
+    const length = kernel.resultLength(args, on.cols);
+    const results = await Promise.all(
+      Array.from({ length: on.partitions }, (_, p) =>
+        this.runTask(kernelName, on, p, step, argsKey, length, 0),
+      ),
+    );
+    this.passes++;
+    await this.redis.del(argsKey);
+    return treeCombine(results, kernel.combine);
+  }
+
+  submit(task: TaskSpec): TaskHandle {
+    const id = this.nextTask++;
+    const result = afterDependencies(id, task.after).then(async () => {
+      this.checkOpen();
+      this.placementOf(task.on);
+      const kernel = getKernel(task.kernel);
+      const step = ++this.step;
+      const argsKey = await this.putArgs(step, task.args);
+      const length = kernel.resultLength(task.args, task.on.cols);
+      try {
+        return await this.runTask(
+          task.kernel,
+          task.on,
+          task.partition,
+          step,
+          argsKey,
+          length,
+          task.priority ?? 0,
+        );
+      } finally {
+        await this.redis.del(argsKey);
+      }
+    });
+    return { id, result };
+  }
+
+  async runLoop(
+    kernel: string,
+    _on: DistributedMatrix,
+    _args: KernelArgs,
+    _init: Float64Array,
+    consistency: Consistency,
+  ): Promise<LoopResult> {
+    throw new DistmlError(
+      'KERNEL',
+      `loop kernel '${kernel}' (parameter-server training, ${consistency.mode.toUpperCase()}) does not run on the Redis cluster engine yet`,
+      'train this model with --workers N on one machine',
+    );
+  }
+
+  async broadcast(value: Float64Array): Promise<BroadcastHandle> {
+    this.checkOpen();
+    const id = `b${this.nextPlacement++}`;
+    await this.redis.set(this.keys.broadcast(this.run, id), encodeFloat64(value));
+    this.bytesOut += value.byteLength;
+    return { broadcast: id, length: value.length };
+  }
+
+  async release(on: DistributedMatrix): Promise<void> {
+    if (!this.placements.delete(on.id)) return;
+    const keys = Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p));
+    if (keys.length > 0) await this.redis.del(...keys);
+  }
+
+  telemetry(): RedisTelemetry {
+    return {
+      kind: this.kind,
+      cluster: redactUrl(this.options.url),
+      workers: this.workers,
+      tasks: this.tasks,
+      passes: this.passes,
+      kernelSeconds: this.kernelSeconds,
+      retries: this.retries,
+      tasksByWorker: { ...this.tasksByWorker },
+      bytesOut: this.bytesOut,
+      bytesIn: this.bytesIn,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const placement of [...this.placements.values()]) await this.release(placement);
+    await this.deleteRunKeys();
+    await this.events.close();
+    // Finished jobs of this run are kept a while for waitUntilFinished; remove them now.
+    await this.queue.clean(0, 100_000, 'completed').catch(() => []);
+    await this.queue.close();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** The run id, which names this fit's keys in Redis. */
+  get runId(): string {
+    return this.run;
+  }
+
+  private async putArgs(step: number, args: KernelArgs): Promise<string> {
+    const key = this.keys.args(this.run, step);
+    const bytes = encodeArgs(args);
+    this.bytesOut += bytes.byteLength;
+    await this.redis.set(key, bytes);
+    return key;
+  }
+
+  /** Queues one task and waits for its result; a NaN or infinite result fails the fit. */
+  private async runTask(
+    kernel: string,
+    on: DistributedMatrix,
+    partition: number,
+    step: number,
+    argsKey: string,
+    resultLength: number,
+    priority: number,
+  ): Promise<Float64Array> {
+    const jobId = `${this.run}-${step}-${partition}`;
+    const message = makeTaskMessage(
+      { run: this.run, step, partition, jobId, kernel, placement: on.id, argsKey, resultLength },
+      this.options.secret,
+    );
+    const job = await this.queue.add(kernel, message, {
+      jobId,
+      attempts: this.options.attempts ?? 3,
+      backoff: { type: 'exponential', delay: 200 },
+      // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+      ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+      removeOnComplete: { age: 600 },
+      removeOnFail: { age: 3600 },
+    });
+    let answer: TaskReturn;
+    try {
+      answer = (await job.waitUntilFinished(
+        this.events,
+        this.options.taskTimeoutMs ?? 600_000,
+      )) as TaskReturn;
+    } catch (err) {
+      throw new TaskFailedError(
+        `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
+        "see the failing worker's log (distml worker prints every task it refuses or fails)",
+      );
+    }
+    const bytes = await this.redis.getBuffer(answer.resultKey);
+    if (bytes === null) {
+      throw new TaskFailedError(
+        `the result of task ${kernel} on partition ${partition} (step ${step}) is missing from Redis`,
+        'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
+      );
+    }
+    await this.redis.del(answer.resultKey);
+    this.bytesIn += bytes.byteLength;
+    const result = decodeFloat64(bytes, `result of task ${jobId}`, resultLength * 8);
+    if (result.length !== resultLength) {
+      throw new TaskFailedError(
+        `task ${kernel} on partition ${partition} returned ${result.length} values, expected ${resultLength}`,
+      );
+    }
+    for (let i = 0; i < result.length; i++) {
+      if (!Number.isFinite(result[i]!)) {
+        throw new NonFiniteResultError(
+          `task ${kernel} on partition ${partition} (step ${step}, worker ${answer.worker}) returned ${result[i]} at index ${i}`,
+          'the data or the parameters overflow: check for extreme values, or lower the step size',
+        );
+      }
+    }
+    this.tasks++;
+    this.kernelSeconds += answer.runSeconds;
+    this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
+    if (answer.attempt > 1) this.retries++;
+    return result;
+  }
+
+  private async deleteRunKeys(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.keys.namespace}:run:${this.run}:*`,
+        'COUNT',
+        500,
+      );
+      cursor = next;
+      if (batch.length > 0) await this.redis.del(...batch);
+    } while (cursor !== '0');
+  }
+
+  private placementOf(on: DistributedMatrix): DistributedMatrix {
+    const placement = this.placements.get(on.id);
+    if (placement === undefined) throw new DistmlError('KERNEL', `unknown or released placement '${on.id}'`);
+    return placement;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new DistmlError('KERNEL', 'this engine is closed');
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(error()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The message a cluster task carries, and its signature. BullMQ stores job data as JSON, so a task
+ * names binary keys (partition, arguments) rather than holding tensors. With a cluster secret
+ * every message is signed with HMAC-SHA256 over all its fields and a fresh nonce; a worker that
+ * holds the secret refuses unsigned and tampered messages, and a replayed message fails because
+ * its job id (which the signature covers) is unique to the run, step and partition.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Version of the message layout; a worker refuses other versions. */
+export const TASK_MESSAGE_VERSION = 1;
+
+/** A task as it travels through the queue. */
+export interface TaskMessage {
+  readonly v: number;
+  readonly run: string;
+  readonly step: number;
+  readonly partition: number;
+  readonly jobId: string;
+  readonly kernel: string;
+  readonly placement: string;
+  /** Key of the msgpack-encoded kernel arguments. */
+  readonly argsKey: string;
+  readonly resultLength: number;
+  readonly nonce: string;
+  /** HMAC-SHA256 (hex) of every other field, or absent without a cluster secret. */
+  readonly sig?: string;
+}
+
+/** Why a worker refused a message. */
+export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malformed';
+
+function canonical(m: Omit<TaskMessage, 'sig'>): string {
+  return JSON.stringify([
+    m.v,
+    m.run,
+    m.step,
+    m.partition,
+    m.jobId,
+    m.kernel,
+    m.placement,
+    m.argsKey,
+    m.resultLength,
+    m.nonce,
+  ]);
+}
+
+/** A message with a fresh nonce, signed when `secret` is given. */
+export function makeTaskMessage(
+  fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
+  secret?: Buffer,
+): TaskMessage {
+  const unsigned = { v: TASK_MESSAGE_VERSION, ...fields, nonce: randomBytes(12).toString('hex') };
+  if (secret === undefined) return unsigned;
+  return { ...unsigned, sig: createHmac('sha256', secret).update(canonical(unsigned)).digest('hex') };
+}
+
+/**
+ * Checks a message that came off the queue. Returns the refusal reason, or undefined when the
+ * message may run. Without a secret every well-formed message runs.
+ */
+export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason | undefined {
+  if (typeof data !== 'object' || data === null) return 'malformed';
+  const m = data as Partial<TaskMessage>;
+  if (m.v !== TASK_MESSAGE_VERSION) return 'bad-version';
+  if (
+    typeof m.run !== 'string' ||
+    typeof m.jobId !== 'string' ||
+    typeof m.kernel !== 'string' ||
+    typeof m.placement !== 'string' ||
+    typeof m.argsKey !== 'string' ||
+    typeof m.nonce !== 'string' ||
+    !Number.isSafeInteger(m.step) ||
+    !Number.isSafeInteger(m.partition) ||
+    !Number.isSafeInteger(m.resultLength)
+  ) {
+    return 'malformed';
+  }
+  if (secret === undefined) return undefined;
+  if (typeof m.sig !== 'string') return 'unsigned';
+  const expected = createHmac('sha256', secret)
+    .update(canonical(m as TaskMessage))
+    .digest();
+  const given = Buffer.from(m.sig, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad-signature';
+  return undefined;
+}

@@ -1,0 +1,121 @@
+/**
+ * A real redis-server (Debian's package) on a free loopback port, for the cluster tests, and
+ * `distml worker` processes pointed at it. `.ci/run` installs redis-server; without it these tests
+ * fail with a message that says so, rather than skip.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { ROOT } from './cli.ts';
+
+/** A running redis-server. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts redis-server on a free loopback port with no persistence, plus `extra` arguments. */
+export async function startRedis(extra: readonly string[] = []): Promise<RedisServer> {
+  if (REDIS_SERVER === undefined) {
+    throw new Error('redis-server is not installed: `apt-get install redis-server` (.ci/run does this)');
+  }
+  const port = await freePort();
+  const child = spawn(
+    REDIS_SERVER,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      ...extra,
+    ],
+    { stdio: 'ignore' },
+  );
+  await waitForPort(port, 5000);
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => stopChild(child),
+  };
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = new Socket();
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+      s.connect(port, '127.0.0.1');
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A `distml worker` process and what it printed. */
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  log(): string;
+  /** Resolves with the exit code (or the signal's name) when the process ends. */
+  readonly exited: Promise<number | string>;
+}
+
+/** Starts `distml worker --cluster URL ARGS…` and waits until it has joined. */
+export async function startWorker(
+  url: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [`${ROOT}bin/distml.js`, 'worker', '--cluster', url, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
+  let text = '';
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+      if (text.includes(' joined ')) resolve();
+    });
+    exited.then((code) => reject(new Error(`worker exited (${code}) before joining: ${text}`)));
+  });
+  return { child, log: () => text, exited };
+}
+
+/** SIGTERM, then SIGKILL after 5 s. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await done;
+  clearTimeout(timer);
+}

@@ -1,0 +1,212 @@
+/**
+ * Cluster mode end to end: a real redis-server on a free loopback port, real `distml worker`
+ * processes, and `distml train --cluster` as a user runs it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { dataset, runCli } from '../helpers/cli.ts';
+import {
+  type RedisServer,
+  startRedis,
+  startWorker,
+  stopChild,
+  type WorkerProcess,
+} from '../helpers/redis-server.ts';
+
+let redis: RedisServer;
+let dir: string;
+const workers: WorkerProcess[] = [];
+const data = dataset('breast_cancer.csv');
+
+before(async () => {
+  redis = await startRedis();
+  dir = await mkdtemp(join(tmpdir(), 'distml-cluster-'));
+});
+after(async () => {
+  await Promise.all(workers.map((w) => stopChild(w.child)));
+  await redis.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Report {
+  metrics: Record<string, number>;
+  engine: {
+    kind: string;
+    workers: number;
+    tasks: number;
+    passes: number;
+    retries: number;
+    tasksByWorker: Record<string, number>;
+  };
+}
+
+async function train(name: string, extra: readonly string[]): Promise<{ report: Report; stderr: string }> {
+  const report = join(dir, `${name}.json`);
+  const r = await runCli([
+    'train',
+    data,
+    '--target',
+    'label',
+    '--model',
+    'logistic-regression',
+    '--split',
+    'tail',
+    '--partitions',
+    '6',
+    '--report',
+    report,
+    ...extra,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return { report: JSON.parse(await readFile(report, 'utf8')) as Report, stderr: r.stderr };
+}
+
+test('three worker processes train the same model as the serial engine, one task per partition per pass', async () => {
+  for (const name of ['a', 'b', 'c'])
+    workers.push(await startWorker(redis.url, ['--name', name, '--namespace', 'plain']));
+  const serial = await train('serial', ['--workers', '0']);
+  const cluster = await train('cluster', [
+    '--cluster',
+    redis.url,
+    '--namespace',
+    'plain',
+    '--min-workers',
+    '3',
+  ]);
+  assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
+  assert.equal(cluster.report.engine.kind, 'redis');
+  assert.equal(cluster.report.engine.workers, 3);
+  assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
+  const spread = Object.values(cluster.report.engine.tasksByWorker).reduce((a, b) => a + b, 0);
+  assert.equal(spread, cluster.report.engine.tasks);
+  assert.match(cluster.stderr, /engine: cluster redis:\/\/127\.0\.0\.1:\d+\/?, 3 workers/);
+});
+
+test('a worker SIGKILLed mid-fit: its task is recovered by another and the model equals the fault-free one', async () => {
+  const ns = ['--namespace', 'kill'];
+  const victim = await startWorker(redis.url, [
+    '--name',
+    'victim',
+    ...ns,
+    '--lock-ms',
+    '1500',
+    '--inject-fault',
+    'kill:worker=0,task=12',
+  ]);
+  workers.push(victim);
+  for (const name of ['d', 'e'])
+    workers.push(await startWorker(redis.url, ['--name', name, ...ns, '--lock-ms', '1500']));
+  const serial = await train('serial-kill', ['--workers', '0']);
+  const cluster = await train('cluster-kill', ['--cluster', redis.url, ...ns, '--min-workers', '3']);
+  assert.equal(await victim.exited, 'SIGKILL');
+  assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
+  assert.ok(cluster.report.engine.retries >= 1, `retries: ${cluster.report.engine.retries}`);
+  // Every partition of every pass was applied exactly once, whichever worker ran it.
+  assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
+  assert.equal(cluster.report.engine.tasksByWorker.victim, 11);
+});
+
+test('with a cluster secret, unsigned and wrongly signed tasks are refused and counted; the secret never shows', async () => {
+  const secret = 'correct-horse-battery-staple-1234';
+  const ns = ['--namespace', 'signed'];
+  const w = await startWorker(redis.url, ['--name', 'guard', ...ns], { DISTML_CLUSTER_SECRET: secret });
+  workers.push(w);
+  const base = [
+    'train',
+    data,
+    '--target',
+    'label',
+    '--model',
+    'logistic-regression',
+    '--cluster',
+    redis.url,
+    ...ns,
+  ];
+  const unsigned = await runCli(base);
+  assert.equal(unsigned.code, 1);
+  assert.match(unsigned.stderr, /refused: unsigned/);
+  const wrongFile = join(dir, 'wrong-secret');
+  await writeFile(wrongFile, 'not-the-secret-at-all-0000');
+  const wrong = await runCli([...base, '--secret-file', wrongFile]);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /refused: bad-signature/);
+  const goodFile = join(dir, 'secret');
+  await writeFile(goodFile, `${secret}\n`);
+  const good = await runCli([...base, '--secret-file', goodFile]);
+  assert.equal(good.code, 0, good.stderr);
+  for (const text of [unsigned.stderr, wrong.stderr, good.stderr, good.stdout, w.log()]) {
+    assert.ok(!text.includes(secret) && !text.includes('not-the-secret'), 'a secret was printed');
+  }
+  assert.match(w.log(), /refused task .*: unsigned/);
+  assert.match(w.log(), /refused task .*: bad-signature/);
+});
+
+test('too few workers within --join-timeout is a clear failure', async () => {
+  const r = await runCli([
+    'train',
+    data,
+    '--target',
+    'label',
+    '--model',
+    'logistic-regression',
+    '--cluster',
+    redis.url,
+    '--namespace',
+    'nobody',
+    '--min-workers',
+    '2',
+    '--join-timeout',
+    '1',
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /only 0 of the 2 workers asked for by --min-workers joined within 1 s/);
+  assert.match(r.stderr, /distml worker --cluster URL/);
+});
+
+test('a wrong Redis password fails clearly, and the password is redacted', async () => {
+  const guarded = await startRedis(['--requirepass', 'right-password-42']);
+  try {
+    const r = await runCli([
+      'train',
+      data,
+      '--target',
+      'label',
+      '--model',
+      'logistic-regression',
+      '--cluster',
+      `redis://:wrong-password-17@127.0.0.1:${guarded.port}`,
+      '--join-timeout',
+      '2',
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1/);
+    assert.ok(!r.stderr.includes('wrong-password-17'));
+  } finally {
+    await guarded.stop();
+  }
+});
+
+test('SIGTERM: a worker leaves cleanly, exit 0, and deregisters', async () => {
+  const w = await startWorker(redis.url, ['--name', 'leaver', '--namespace', 'leave']);
+  w.child.kill('SIGTERM');
+  assert.equal(await w.exited, 0);
+  assert.match(w.log(), /worker leaver left after 0 tasks/);
+  const r = await runCli([
+    'train',
+    data,
+    '--target',
+    'label',
+    '--model',
+    'logistic-regression',
+    '--cluster',
+    redis.url,
+    '--namespace',
+    'leave',
+    '--join-timeout',
+    '1',
+  ]);
+  assert.match(r.stderr, /only 0 of the 1 workers/);
+});
