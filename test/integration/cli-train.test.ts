@@ -192,5 +192,11 @@ test('--sample-weight trains linear-regression on weighted rows; a dependent col
   assert.match(r.stdout, /r2\s+1\b/);
   const inspect = await runCli(['inspect', model, '--json']);
   assert.equal(inspect.code, 0, inspect.stderr);
-  assert.doesNotMatch(inspect.stdout, /"w"/, 'the weight column is not a feature of the model');
+  const header = JSON.parse(inspect.stdout);
+  assert.deepEqual(
+    header.meta.preprocessing.outputNames,
+    ['a', 'b', 'c'],
+    'the weight column is not a feature',
+  );
+  assert.equal(header.meta.training.sampleWeight, 'w');
 });

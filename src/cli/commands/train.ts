@@ -206,6 +206,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
         split: opts.split,
         testFraction: opts.testFraction,
         seed: opts.seed,
+        ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
       },
     });
     const fitSeconds = (performance.now() - fitStarted) / 1000;
