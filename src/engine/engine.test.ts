@@ -21,6 +21,21 @@ test('treeCombine takes elementwise maxima, NaN winning so it is never hidden', 
   assert.ok(Number.isNaN(got[2]!));
 });
 
+test('treeCombine calls a kernel’s own fold in the same fixed tree order', () => {
+  // A non-commutative fold records the order: ((p0 ∘ p1) ∘ (p2 ∘ p3)) ∘ p4.
+  const order: string[] = [];
+  const fold = (a: Float64Array, b: Float64Array) => {
+    order.push(`${a[0]}<${b[0]}`);
+    a[0] = a[0]! * 10 + b[0]!;
+  };
+  const got = treeCombine(
+    [0, 1, 2, 3, 4].map((v) => Float64Array.of(v)),
+    fold,
+  );
+  assert.deepEqual(order, ['0<1', '2<3', '1<23', '33<4']);
+  assert.equal(got[0], 334);
+});
+
 test('the kernel registry refuses duplicates and names the known kernels for an unknown one', () => {
   registerKernel({ name: 'test.echo', resultLength: () => 1, run: () => {} });
   assert.throws(() => registerKernel({ name: 'test.echo', resultLength: () => 1, run: () => {} }), {

@@ -129,7 +129,8 @@ export interface Engine {
 
 /**
  * Combines `parts` pairwise as a balanced tree, left to right: a fixed order gives reproducible
- * sums (floating-point addition is not associative). Overwrites the parts' arrays.
+ * sums (floating-point addition is not associative) and, for a kernel's own fold, reproducible
+ * factors. Overwrites the parts' arrays.
  */
 export function treeCombine(parts: Float64Array[], combine: Combine = 'sum'): Float64Array {
   if (parts.length === 0) throw new RangeError('treeCombine of no parts');
@@ -140,7 +141,8 @@ export function treeCombine(parts: Float64Array[], combine: Combine = 'sum'): Fl
       const a = level[i]!;
       const b = level[i + 1];
       if (b !== undefined) {
-        if (combine === 'sum') for (let j = 0; j < a.length; j++) a[j]! += b[j]!;
+        if (typeof combine === 'function') combine(a, b);
+        else if (combine === 'sum') for (let j = 0; j < a.length; j++) a[j]! += b[j]!;
         else for (let j = 0; j < a.length; j++) if (b[j]! > a[j]! || Number.isNaN(b[j]!)) a[j] = b[j]!;
       }
       next.push(a);

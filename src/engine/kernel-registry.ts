@@ -44,13 +44,21 @@ export function resolveBroadcasts(
   return out ?? args;
 }
 
-/** How the results of a pass's partitions are combined, element by element. */
-export type Combine = 'sum' | 'max';
+/**
+ * Folds partition result `b` into `a` in place, for results that do not combine element by element
+ * (the R factors of a tall-skinny QR). It runs on the driver in the same fixed tree order as the
+ * built-in combines, so it must be deterministic; it may overwrite `b`.
+ */
+export type CombineFunction = (a: Float64Array, b: Float64Array) => void;
+
+/** How the results of a pass's partitions are combined: element by element, or by the kernel's own fold. */
+export type Combine = 'sum' | 'max' | CombineFunction;
 
 /**
  * A kernel computes a float64 vector from one partition. Results of the partitions of one pass are
  * combined by the engine (summed by default, so a kernel returns sums of losses, gradients or Gram
- * entries, not means; or their maximum, for ranges and norms).
+ * entries, not means; or their maximum, for ranges and norms; or folded by a {@link CombineFunction}
+ * the kernel module declares, which every engine calls on the driver).
  */
 export interface Kernel {
   /** Registry name, `<family>.<operation>`. */

@@ -13,4 +13,15 @@ export {
   solveSymmetric,
   solveUpperTransposed,
 } from './cholesky.ts';
+export type { LeastSquaresOptions, LeastSquaresSolution } from './qr.ts';
+export {
+  applyQ,
+  applyQt,
+  defaultRcond,
+  householderQr,
+  leastSquares,
+  pivotedQr,
+  qrStackRows,
+  solveUpper,
+} from './qr.ts';
 export { gramUpper, mirrorUpper } from './syrk.ts';

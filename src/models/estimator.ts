@@ -16,6 +16,15 @@ export interface TrainingData {
   readonly matrix: DistributedMatrix;
   /** Number of classes k (targets are class indices 0..k-1); 0 for regression. */
   readonly classes: number;
+  /**
+   * The matrix's last column holds per-row sample weights (finite, ≥ 0), not a feature: the
+   * features are its first `cols − 1` columns. Weights travel with their rows this way, to every
+   * engine and every partition, without a second placement. Only models whose definition declares
+   * `sampleWeights` are given weighted data.
+   */
+  readonly weighted?: boolean;
+  /** Names of the features (after preprocessing, e.g. `color=red`), for messages. */
+  readonly featureNames?: readonly string[];
 }
 
 /** One step of an iterative fit, for progress displays. */
@@ -96,6 +105,8 @@ export interface ModelDefinition<D extends ParamDecls = ParamDecls> {
   /** One line for `--help` and listings. */
   readonly summary: string;
   readonly params: ParamSpec<D>;
+  /** Whether `fit` honours {@link TrainingData.weighted}; training refuses weights otherwise. */
+  readonly sampleWeights?: boolean;
   /** The input encoding this model wants, given its validated parameters. */
   inputNeeds(params: Readonly<Record<string, unknown>>): InputNeeds;
   /** A new estimator; validates `params`. */

@@ -11,6 +11,7 @@ import { getModel } from '../models/registry.ts';
 import { encodeLabels, fitLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
 import { applyPlan, fitPlan } from '../preprocess/preprocessor.ts';
 import type { ModelMeta } from './model-meta.ts';
+import { appendWeightColumn, readSampleWeights } from './sample-weight.ts';
 import { TrainedModel } from './trained-model.ts';
 
 /** Options of {@link train}. */
@@ -31,6 +32,11 @@ export interface TrainOptions {
   readonly onProgress?: (progress: FitProgress) => void;
   /** Where an iterative fit saves its state and resumes from. */
   readonly checkpoints?: Checkpointer;
+  /**
+   * Name of a column of per-row sample weights (finite, ≥ 0). It is not a feature. Only models
+   * that declare `sampleWeights` (linear-regression, ridge) accept it; others refuse it.
+   */
+  readonly sampleWeight?: string;
   /** Facts about the training run to record in the model file (data path, split…). */
   readonly training?: Readonly<Record<string, unknown>>;
 }
@@ -40,7 +46,13 @@ export async function train(frame: Frame, options: TrainOptions): Promise<Traine
   const definition = getModel(options.model);
   const estimator = definition.create(options.params ?? {});
   const targetColumn = frame.column(options.target);
-  const features = frame.drop([options.target]);
+  const weights =
+    options.sampleWeight === undefined
+      ? undefined
+      : readSampleWeights(frame, options.sampleWeight, options.target, definition);
+  const features = frame.drop(
+    options.sampleWeight === undefined ? [options.target] : [options.target, options.sampleWeight],
+  );
   let labels: LabelEncoding | undefined;
   let y: Float64Array;
   if (definition.task === 'classification') {
@@ -53,18 +65,25 @@ export async function train(frame: Frame, options: TrainOptions): Promise<Traine
   const engine = options.engine ?? new InlineEngine();
   // Preprocessing writes straight into the engine's memory, so placing the data copies nothing.
   const allocate = (length: number) => engine.allocate(length);
-  const { X, rows, cols } = applyPlan(plan, features, 'the training data', allocate);
+  const encoded = applyPlan(plan, features, 'the training data', allocate);
+  const { rows, cols } = encoded;
+  const X = weights === undefined ? encoded.X : appendWeightColumn(encoded.X, rows, cols, weights, allocate);
   const yPlaced = allocate(rows);
   yPlaced.set(y);
   const classes = labels?.classes.length ?? 0;
   try {
     const matrix = await engine.distribute(
-      { rows, cols, X, y: yPlaced },
+      { rows, cols: weights === undefined ? cols : cols + 1, X, y: yPlaced },
       { partitions: options.partitions ?? engine.workers },
     );
     try {
       const fitted = await estimator.fit(
-        { matrix, classes },
+        {
+          matrix,
+          classes,
+          featureNames: plan.outputNames,
+          ...(weights === undefined ? {} : { weighted: true }),
+        },
         {
           engine,
           seed: options.seed ?? 42,

@@ -173,3 +173,36 @@ test('a missing data file and an output directory that does not exist', async ()
   assert.equal(s.code, 2);
   assert.match(s.stderr, /--save .*no\/such\/dir.* does not exist/);
 });
+
+test('--sample-weight is refused by models without weights, and bad weights name the column', async () => {
+  const csv = 'a,b,w,y\n1,2,1,0\n3,4,2,1\n5,6,0,1\n7,9,1,0\n';
+  await failsToTrain(
+    'weight-model',
+    csv,
+    [...LOGISTIC, '--sample-weight', 'w'],
+    2,
+    /--sample-weight: logistic-regression does not support sample weights \(linear-regression and ridge do/,
+  );
+  const LINEAR = ['--target', 'y', '--model', 'linear-regression', '--test-fraction', '0'];
+  await failsToTrain(
+    'weight-target',
+    csv,
+    [...LINEAR, '--sample-weight', 'y'],
+    2,
+    /column 'y' is the target/,
+  );
+  await failsToTrain(
+    'weight-missing',
+    csv,
+    [...LINEAR, '--sample-weight', 'wt'],
+    2,
+    /--sample-weight: no column 'wt'/,
+  );
+  await failsToTrain(
+    'weight-negative',
+    'a,b,w,y\n1,2,1,0\n3,4,-2,1\n5,6,0,1\n7,9,1,0\n',
+    [...LINEAR, '--sample-weight', 'w'],
+    1,
+    /sample weight column 'w' holds -2 in data row 2/,
+  );
+});

@@ -3,7 +3,7 @@
  * scores from test/fixtures/sklearn-small.json (same split: the last 20% of rows, rounded).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -156,4 +156,47 @@ test("train --model NAME --help lists that model's parameters", async () => {
   assert.match(r.stdout, /maxIter=<integer ≥1>/);
   const general = await runCli(['train', '--help']);
   assert.match(general.stdout, /linear-regression\s+regression/);
+});
+
+test('--sample-weight trains linear-regression on weighted rows; a dependent column is named on stderr', async () => {
+  const work = await mkdtemp(join(dir, 'weights-'));
+  const data = join(work, 'weighted.csv');
+  // y = 1 + 2a − b exactly, c = a + b is dependent, and w is not a feature.
+  const rows = ['a,b,c,w,y'];
+  for (let i = 0; i < 30; i++) {
+    const a = (i * 7) % 11;
+    const b = (i * 5) % 13;
+    rows.push(`${a},${b},${a + b},${1 + (i % 3)},${1 + 2 * a - b}`);
+  }
+  await writeFile(data, `${rows.join('\n')}\n`);
+  const model = join(work, 'model.distml');
+  const r = await runCli([
+    'train',
+    data,
+    '--target',
+    'y',
+    '--model',
+    'linear-regression',
+    '--sample-weight',
+    'w',
+    '--test-fraction',
+    '0',
+    '--save',
+    model,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /warning: the design matrix is rank deficient \(rank 2 of 3 features\): 'c' is a linear combination/,
+  );
+  assert.match(r.stdout, /r2\s+1\b/);
+  const inspect = await runCli(['inspect', model, '--json']);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  const header = JSON.parse(inspect.stdout);
+  assert.deepEqual(
+    header.meta.preprocessing.outputNames,
+    ['a', 'b', 'c'],
+    'the weight column is not a feature',
+  );
+  assert.equal(header.meta.training.sampleWeight, 'w');
 });

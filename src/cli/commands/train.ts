@@ -19,6 +19,7 @@ import type { Checkpointer } from '../../models/estimator.ts';
 import type { RawParams } from '../../models/params.ts';
 import { getModel } from '../../models/registry.ts';
 import { connectEngine } from '../../pipeline/engines.ts';
+import { readSampleWeights } from '../../pipeline/sample-weight.ts';
 import { splitFrame } from '../../pipeline/split-frame.ts';
 import { train } from '../../pipeline/train.ts';
 import { VERSION } from '../../version.ts';
@@ -52,6 +53,7 @@ interface TrainOptions extends ClusterCliOptions {
   report?: string;
   delimiter?: string;
   categorical?: string;
+  sampleWeight?: string;
   quiet?: boolean;
   minWorkers: number;
   joinTimeout: number;
@@ -85,6 +87,10 @@ export function trainCommand(): Command {
       'worker threads; 0 runs everything serially on the main thread (small data always does)',
       parseCount,
       defaultWorkers(),
+    )
+    .option(
+      '--sample-weight <column>',
+      'column of per-row weights (finite, ≥ 0; not a feature); linear-regression and ridge',
     )
     .option('--partitions <n>', 'partitions of the training data (default: one per worker)', parsePositive)
     .option('--checkpoint-dir <dir>', 'save the fit state here every --checkpoint-every iterations')
@@ -133,6 +139,12 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
   if (opts.save !== undefined && opts.save === opts.report) {
     throw new UsageError(`--save and --report both name ${opts.save}`, 'give them different files');
   }
+  if (opts.sampleWeight !== undefined && definition.sampleWeights !== true) {
+    throw new UsageError(
+      `--sample-weight: ${definition.name} does not support sample weights`,
+      'linear-regression and ridge do; drop the option or pick one of them',
+    );
+  }
   if (opts.split === 'stratified' && definition.task !== 'classification') {
     throw new UsageError(
       `--split stratified needs a classifier; ${definition.name} is a ${definition.task} model`,
@@ -168,6 +180,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     const frame = await loadFrame(dataPath, opts, progress);
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     checkTarget(frame, opts.target);
+    if (opts.sampleWeight !== undefined) readSampleWeights(frame, opts.sampleWeight, opts.target, definition);
 
     let trainFrame: Frame = frame;
     let testFrame: Frame | undefined;
@@ -206,6 +219,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
       params,
       engine,
       seed: opts.seed,
+      ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
       ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
       ...(checkpoints === undefined ? {} : { checkpoints }),
       onProgress: (p) =>
@@ -221,6 +235,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
         split: opts.split,
         testFraction: opts.testFraction,
         seed: opts.seed,
+        ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
       },
     });
     const fitSeconds = (performance.now() - fitStarted) / 1000;

@@ -44,7 +44,13 @@ export class Ridge implements Estimator<RidgeParams, FittedRidge> {
   }
 
   async fit(data: TrainingData, ctx: FitContext): Promise<FittedRidge> {
-    const system = await normalEquations(ctx.engine, data.matrix, this.params.fitIntercept);
+    // Weights enter the sums (scikit-learn's Ridge minimises Σ wᵢ·rᵢ² + alpha·‖w‖²).
+    const system = await normalEquations(
+      ctx.engine,
+      data.matrix,
+      this.params.fitIntercept,
+      data.weighted === true,
+    );
     const coef = solveNormalEquations(system, this.params.alpha);
     const intercept = interceptOf(system, coef);
     ctx.onProgress?.({ iteration: 1, maxIterations: 1, loss: 0 });
@@ -61,6 +67,7 @@ export const ridgeDefinition: ModelDefinition = {
   task: 'regression',
   summary: 'Ridge regression (L2 penalty alpha), solved exactly from distributed normal equations',
   params: ridgeParams,
+  sampleWeights: true,
   // A penalty makes a full one-hot block plus an intercept solvable; alpha = 0 is least squares
   // and needs one level dropped, as linear-regression does.
   inputNeeds: (params) => ({
