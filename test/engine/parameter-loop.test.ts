@@ -55,6 +55,7 @@ const ARGS: SgdLoopArgs = {
   rowsBefore: 0,
   epochsBefore: 0,
   seed: 1,
+  shuffle: true,
 };
 const STEPS = loopShape(rows, PARTITIONS, 2, ARGS.epochs, ARGS.batchSize).steps;
 

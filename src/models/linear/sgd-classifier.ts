@@ -22,9 +22,9 @@ import { checkSgdParams, runSgd, type SgdState, sgdParamDecls } from './sgd.ts';
 export const sgdClassifierParams = defineParams({
   loss: {
     kind: 'choice',
-    choices: ['hinge', 'log', 'modified-huber', 'squared-hinge'] as const,
+    choices: ['hinge', 'log', 'modified-huber', 'squared-hinge', 'perceptron'] as const,
     default: 'hinge' as const,
-    doc: "hinge (a linear SVM), log (logistic regression), modified-huber or squared-hinge; 'log' and 'modified-huber' give probabilities",
+    doc: "hinge (a linear SVM), log (logistic regression), modified-huber, squared-hinge or perceptron (the hinge at 0); 'log' and 'modified-huber' give probabilities",
   },
   ...sgdParamDecls({ learningRate: 'optimal', powerT: 0.5 }),
 });

@@ -24,7 +24,15 @@ import { type KernelArgs, type ParameterClient, registerLoopKernel } from '../..
 export const SGD_LINEAR_LOOP = 'sgd.linearLoop';
 
 /** Losses of the SGD loop: the first two for regression, the others for classification. */
-export const SGD_LOSSES = ['squared', 'huber', 'log', 'hinge', 'modified-huber', 'squared-hinge'] as const;
+export const SGD_LOSSES = [
+  'squared',
+  'huber',
+  'log',
+  'hinge',
+  'modified-huber',
+  'squared-hinge',
+  'perceptron',
+] as const;
 /** A loss of the SGD loop. */
 export type SgdLoss = (typeof SGD_LOSSES)[number];
 /** How a worker turns gradients into updates. */
@@ -53,7 +61,7 @@ export interface SgdLoopArgs extends KernelArgs {
   readonly powerT: number;
   /** Offset t0 of `optimal`: η = 1 / (alpha·(t0 + t − 1)). */
   readonly optimalInit: number;
-  /** Passes over the busiest worker's rows; see {@link loopShape}. */
+  /** Passes over each worker's rows; see {@link loopShape}. */
   readonly epochs: number;
   readonly batchSize: number;
   /** Rows and partitions of the placement, and the engine's worker count, for {@link loopShape}. */
@@ -65,6 +73,12 @@ export interface SgdLoopArgs extends KernelArgs {
   /** Epochs run by earlier fits (the shuffles continue from there). */
   readonly epochsBefore: number;
   readonly seed: number;
+  /**
+   * Shuffle each worker's rows every epoch (scikit-learn's `shuffle`). Without it a worker walks its
+   * rows in partition order, so one worker over one partition runs exactly scikit-learn's
+   * `shuffle=False` sequence of updates.
+   */
+  readonly shuffle: boolean;
 }
 
 /** Slots of each worker's result vector. */
@@ -81,12 +95,18 @@ export const SGD_RESULT = {
   rowsPerClock: 5,
   /** Epochs this worker started, counting those of earlier fits: the next fit's first shuffle. */
   epochsSeen: 6,
-  length: 7,
+  /** Row updates this worker made: `epochs` × its rows. */
+  rowsTrained: 7,
+  length: 8,
 } as const;
 
 /** The clock plan every worker of a loop agrees on. */
 export interface LoopShape {
-  /** Clocks per worker: ⌈epochs × rows of the busiest worker / batchSize⌉. */
+  /**
+   * Clocks per worker: ⌈epochs × rows of the busiest worker / batchSize⌉. A worker makes exactly
+   * `epochs` × its own rows updates over them (as scikit-learn makes `max_iter` × n), so its last
+   * clocks may take fewer rows, or none.
+   */
   readonly steps: number;
   /** Rows taken per clock over all workers: batchSize for each worker that has rows. */
   readonly rowsPerClock: number;
@@ -125,6 +145,7 @@ const LOG = 2;
 const HINGE = 3;
 const MODIFIED_HUBER = 4;
 const SQUARED_HINGE = 5;
+const PERCEPTRON = 6;
 
 const PLAIN = 0;
 const MOMENTUM = 1;
@@ -154,7 +175,7 @@ registerLoopKernel({
     const regression = code <= HUBER;
     const r = a.outputs;
     const { epsilon, alpha, momentum: mu, eta0, powerT, optimalInit, batchSize: B, fitIntercept } = a;
-    const { rowsBefore, seed } = a;
+    const { rowsBefore, seed, shuffle } = a;
     const optimizer = a.optimizer === 'adam' ? ADAM : a.optimizer === 'momentum' ? MOMENTUM : PLAIN;
     const schedule =
       a.schedule === 'constant' ? CONSTANT : a.schedule === 'invscaling' ? INVSCALING : OPTIMAL;
@@ -188,6 +209,8 @@ registerLoopKernel({
     const order = new Uint32Array(total);
     let epoch = a.epochsBefore;
     let pos = total; // start with a shuffle
+    const budget = a.epochs * total;
+    let trained = 0;
     // Plain locals, not captured by any closure: V8 keeps them unboxed in the hot loop.
     let lossSum = 0;
     let lossRows = 0;
@@ -196,7 +219,7 @@ registerLoopKernel({
       ps.pull(pulled);
       theta.set(pulled);
       // A worker with no rows still clocks, so synchronous modes do not wait for it forever.
-      for (let k = 0; k < B && total > 0; k++) {
+      for (let k = 0; k < B && trained < budget; k++, trained++) {
         if (pos === total) {
           if (lossRows === total) {
             endPass(out, lossSum, lossRows);
@@ -205,9 +228,8 @@ registerLoopKernel({
           }
           // The order depends only on (seed, worker, epoch); the factor keeps worker w's epoch e
           // and worker w + 1's epoch e − 1 from sharing a permutation.
-          const rng = new Rng(seed + 7919 * worker + epoch);
           for (let i = 0; i < total; i++) order[i] = i;
-          rng.shuffle(order);
+          if (shuffle) new Rng(seed + 7919 * worker + epoch).shuffle(order);
           epoch++;
           pos = 0;
         }
@@ -248,15 +270,18 @@ registerLoopKernel({
               break;
             }
             case LOG:
-              // log(1 + e^−m) and its derivative −s/(1 + e^m), without overflow for large |m|.
-              if (m > 0) {
+              // log(1 + e^−m) and its derivative −s/(1 + e^m), with scikit-learn's cut-offs at
+              // |m| > 18 (where they agree with the exact forms to 1e-8 relative) against overflow.
+              if (m > 18) {
                 const e = Math.exp(-m);
-                lossSum += Math.log1p(e);
-                g = (-s * e) / (1 + e);
+                lossSum += e;
+                g = -s * e;
+              } else if (m < -18) {
+                lossSum -= m;
+                g = -s;
               } else {
-                const e = Math.exp(m);
-                lossSum += Math.log1p(e) - m;
-                g = -s / (1 + e);
+                lossSum += Math.log1p(Math.exp(-m));
+                g = -s / (Math.exp(m) + 1);
               }
               break;
             case HINGE:
@@ -274,6 +299,13 @@ registerLoopKernel({
               } else {
                 lossSum -= 4 * m;
                 g = -4 * s;
+              }
+              break;
+            case PERCEPTRON:
+              // The hinge at 0 instead of 1: only misclassified rows (and m = 0) move the weights.
+              if (m <= 0) {
+                lossSum -= m;
+                g = -s;
               }
               break;
             case SQUARED_HINGE:
@@ -343,5 +375,6 @@ registerLoopKernel({
     out[SGD_RESULT.steps] = steps;
     out[SGD_RESULT.rowsPerClock] = rowsPerClock;
     out[SGD_RESULT.epochsSeen] = epoch;
+    out[SGD_RESULT.rowsTrained] = trained;
   },
 });

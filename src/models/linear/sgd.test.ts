@@ -1,11 +1,18 @@
 /**
  * sgd-classifier and sgd-regressor, trained through the library's `train` on the parameter server.
  *
- * Against scikit-learn 1.2.1 (Debian's /usr/bin/python3 with python3-sklearn): on one worker the
- * loop is scikit-learn's plain SGD up to the row order, so the comparison is of mean test scores
- * over seeds, with the same five epochs on both sides (scikit-learn's `max_iter=5, tol=None`;
- * its default tol stops later, at 0.9121 on iris with hinge, for instance). Split as the other
- * reference tests: the last 20% of rows test, features standardized on the training rows.
+ * Against scikit-learn 1.2.1 (Debian's /usr/bin/python3 with python3-sklearn), two ways. Both split
+ * as the other reference tests (the last 20% of rows test) with the features standardized on the
+ * training rows: distml's default `standardize=true`, and StandardScaler on scikit-learn's side.
+ * Targets are never scaled, on either side, so Huber's epsilon is in units of the target.
+ *
+ * 1. Exactly: with `shuffle=false` one worker runs scikit-learn's `shuffle=False` sequence of
+ *    updates, so coefficients must agree to rounding. The expected coefficients are in
+ *    test/fixtures/sgd-sklearn.json, written by test/fixtures/sgd_sklearn.py (its docstring has the
+ *    command).
+ * 2. In distribution: with shuffling, the row orders differ (our seeded shuffle is not numpy's), so
+ *    the comparison is of mean test scores over seeds, with five epochs on both sides
+ *    (`max_iter=5, tol=None`). scikit-learn's means over 200 seeds came from:
  *
  *   import numpy as np, pandas as pd
  *   from sklearn.linear_model import SGDClassifier, SGDRegressor
@@ -17,17 +24,18 @@
  *       return sc.transform(X[:n]), y[:n], sc.transform(X[n:]), y[n:]
  *   for name in ['breast_cancer', 'iris']:
  *       Xa, ya, Xb, yb = split(name, 'label')
- *       for loss in ['hinge', 'log_loss', 'modified_huber', 'squared_hinge']:
+ *       for loss in ['hinge', 'log_loss', 'modified_huber', 'squared_hinge', 'perceptron']:
  *           acc = [SGDClassifier(loss=loss, max_iter=5, tol=None, random_state=s).fit(Xa, ya).score(Xb, yb)
  *                  for s in range(200)]
  *           print(name, loss, round(np.mean(acc), 4))
  *   Xa, ya, Xb, yb = split('diabetes', 'target')
- *   for loss in ['squared_error', 'huber']:
- *       r2 = [r2_score(yb, SGDRegressor(loss=loss, max_iter=5, tol=None, random_state=s).fit(Xa, ya).predict(Xb))
+ *   for loss, kw in [('squared_error', {'max_iter': 5}), ('huber', {'epsilon': 30, 'max_iter': 50})]:
+ *       r2 = [r2_score(yb, SGDRegressor(loss=loss, tol=None, random_state=s, **kw).fit(Xa, ya).predict(Xb))
  *             for s in range(200)]
  *       print('diabetes', loss, round(np.mean(r2), 4))
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -36,16 +44,14 @@ import { makeClassification, makeRegression } from '../../data/generate.ts';
 import { readFrame } from '../../data/read.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { InlineEngine } from '../../engine/inline-engine.ts';
-import { DataFormatError, ParamError } from '../../errors.ts';
+import { DataFormatError, ParamError, UsageError } from '../../errors.ts';
 import type { ClassificationScores } from '../../metrics/classification.ts';
 import type { RegressionScores } from '../../metrics/regression.ts';
 import { createEngine } from '../../pipeline/engines.ts';
 import { splitFrame } from '../../pipeline/split-frame.ts';
 import { train } from '../../pipeline/train.ts';
-import { TrainedModel } from '../../pipeline/trained-model.ts';
-import { regressionTarget } from '../../preprocess/labels.ts';
+import type { TrainedModel } from '../../pipeline/trained-model.ts';
 import { applyPlan } from '../../preprocess/preprocessor.ts';
-import type { TrainingData } from '../estimator.ts';
 import { FittedSgdClassifier, SgdClassifier } from './sgd-classifier.ts';
 import { FittedSgdRegressor, SgdRegressor } from './sgd-regressor.ts';
 
@@ -90,21 +96,68 @@ function stalenessOf(model: TrainedModel): { max: number; mean: number } {
   return { max: Number(m[1]), mean: Number(m[2]) };
 }
 
-describe('mean test scores over 100 seeds, against scikit-learn over 200 (five epochs each)', () => {
-  // [dataset, loss, scikit-learn's mean, tolerance]. Ours, measured: breast_cancer 0.9640, 0.9666,
-  // 0.9652, 0.9655; iris 0.8387, 0.8303, 0.8157, 0.7160; diabetes R² 0.4705 and −4.0403. One seed
-  // alone is far noisier (iris with hinge ranges 0.63–0.97 on both sides), hence the means. Squared
-  // hinge under the 'optimal' schedule runs away on iris as in scikit-learn (scores 0.40–0.93, a
-  // standard deviation of 0.12 on both sides), so its mean is allowed 4 points instead of 2.
+interface ReferenceFit {
+  readonly dataset: string;
+  readonly target: string;
+  readonly model: 'sgd-classifier' | 'sgd-regressor';
+  readonly params: Readonly<Record<string, string | number | boolean>>;
+  readonly coef: readonly number[];
+  readonly intercept: readonly number[];
+  readonly accuracy?: number;
+  readonly r2?: number;
+}
+
+describe("with shuffle=false, scikit-learn's coefficients to rounding", () => {
+  const fits = JSON.parse(
+    readFileSync(join(ROOT, 'test/fixtures/sgd-sklearn.json'), 'utf8'),
+  ) as readonly ReferenceFit[];
+  for (const ref of fits) {
+    // Measured: at most 1e-13 relative (to the largest |coefficient|) but for two cases. On iris
+    // with log loss (2.2e-4) and squared hinge (2.6e-9), the 'optimal' schedule's first steps of
+    // 10 make the path chaotic, and the rounding of scikit-learn's scaled-weight representation
+    // (w = wscale·v) grows along it; the test scores are still identical.
+    const tolerance = ref.dataset === 'iris' && ref.params.loss === 'log' ? 1e-3 : 1e-7;
+    test(`${ref.dataset}, ${JSON.stringify(ref.params)}: coefficients within ${tolerance} relative`, async () => {
+      const { train: rows, test: held } = split(ref.dataset);
+      const model = await train(rows, {
+        target: ref.target,
+        model: ref.model,
+        params: { ...ref.params, shuffle: false },
+      });
+      const { coef, intercept } = model.fitted.tensors();
+      const ours = [...coef!.data, ...intercept!.data];
+      const expected = [...ref.coef, ...ref.intercept];
+      assert.equal(ours.length, expected.length);
+      const scale = Math.max(...expected.map(Math.abs));
+      for (let j = 0; j < expected.length; j++) {
+        const gap = Math.abs(ours[j]! - expected[j]!) / scale;
+        assert.ok(gap <= tolerance, `value ${j}: ${ours[j]} vs ${expected[j]} (${gap.toExponential(2)})`);
+      }
+      if (ref.accuracy !== undefined) assert.equal(accuracyOf(model, held), ref.accuracy);
+      else assert.ok(Math.abs(r2Of(model, held) - ref.r2!) < 1e-9);
+    });
+  }
+});
+
+describe('with shuffling, mean test scores over 100 seeds against scikit-learn over 200', () => {
+  // [dataset, loss, scikit-learn's mean, tolerance]. Ours over 200 seeds, measured: breast_cancer
+  // 0.9658, 0.9669, 0.9666, 0.9643, 0.9649; iris 0.8332, 0.8173, 0.8202, 0.7332, 0.8272. One seed
+  // alone is far noisier (standard deviations 0.016-0.020 on breast_cancer, 0.08-0.11 on iris, on
+  // both sides), so each tolerance is about 2.5 standard errors of the difference of the two means:
+  // the exact comparison above is the sharp one; this one checks the shuffles. scikit-learn's own
+  // one-vs-rest with one shared row order (as ours) scores 0.8213, 0.8245, 0.8318, 0.7523 and
+  // 0.8210 on iris: ±1.2 points from ours either way, the seed noise at this many seeds.
   const classifiers: Array<[string, string, number, number]> = [
-    ['breast_cancer', 'hinge', 0.9662, 0.02],
-    ['breast_cancer', 'log', 0.9661, 0.02],
-    ['breast_cancer', 'modified-huber', 0.9686, 0.02],
-    ['breast_cancer', 'squared-hinge', 0.9665, 0.02],
-    ['iris', 'hinge', 0.8437, 0.02],
-    ['iris', 'log', 0.8312, 0.02],
-    ['iris', 'modified-huber', 0.8313, 0.02],
+    ['breast_cancer', 'hinge', 0.9662, 0.01],
+    ['breast_cancer', 'log', 0.9661, 0.01],
+    ['breast_cancer', 'modified-huber', 0.9686, 0.01],
+    ['breast_cancer', 'squared-hinge', 0.9665, 0.01],
+    ['breast_cancer', 'perceptron', 0.9657, 0.01],
+    ['iris', 'hinge', 0.8437, 0.03],
+    ['iris', 'log', 0.8312, 0.03],
+    ['iris', 'modified-huber', 0.8313, 0.03],
     ['iris', 'squared-hinge', 0.746, 0.04],
+    ['iris', 'perceptron', 0.8267, 0.03],
   ];
   for (const [dataset, loss, sklearn, tolerance] of classifiers) {
     test(`${dataset}, loss ${loss}: mean accuracy within ${tolerance * 100} points of scikit-learn's ${sklearn}`, async () => {
@@ -118,21 +171,24 @@ describe('mean test scores over 100 seeds, against scikit-learn over 200 (five e
       assert.ok(Math.abs(mean - sklearn) <= tolerance, `mean accuracy ${mean.toFixed(4)} vs ${sklearn}`);
     });
   }
-  // Huber's default epsilon of 0.1 is tiny against diabetes targets in the hundreds: five epochs of
-  // its bounded gradient leave both libraries at the same poor R², a check on the schedule itself.
-  for (const [loss, sklearn] of [
-    ['squared', 0.4715],
-    ['huber', -4.0405],
-  ] as const) {
-    test(`diabetes, loss ${loss}: mean R² within 0.03 of scikit-learn's ${sklearn}`, async () => {
+  // Huber with epsilon 30 (~0.4 of the target's standard deviation) and 50 epochs: with the default
+  // epsilon of 0.1, five epochs of its bounded gradient leave both libraries near zero (R² −4.04),
+  // which says nothing; the exact comparison above still pins that case. Ours over 200 seeds,
+  // measured: 0.4710 and 0.4672.
+  const regressors: Array<[string, Record<string, string | number>, number]> = [
+    ['squared', { loss: 'squared' }, 0.4715],
+    ['huber, epsilon 30, 50 epochs', { loss: 'huber', epsilon: 30, epochs: 50 }, 0.4673],
+  ];
+  for (const [what, params, sklearn] of regressors) {
+    test(`diabetes, ${what}: mean R² within 0.005 of scikit-learn's ${sklearn}`, async () => {
       const { train: rows, test: held } = split('diabetes');
       let sum = 0;
       for (let seed = 0; seed < 100; seed++) {
-        const model = await train(rows, { target: 'target', model: 'sgd-regressor', params: { loss }, seed });
+        const model = await train(rows, { target: 'target', model: 'sgd-regressor', params, seed });
         sum += r2Of(model, held);
       }
       const mean = sum / 100;
-      assert.ok(Math.abs(mean - sklearn) <= 0.03, `mean R² ${mean.toFixed(4)} vs ${sklearn}`);
+      assert.ok(Math.abs(mean - sklearn) <= 0.005, `mean R² ${mean.toFixed(4)} vs ${sklearn}`);
     });
   }
 });
@@ -221,35 +277,54 @@ test('ASP and SSP(2) reach BSP accuracy within 1 point on 100,000 rows and 2 wor
 });
 
 describe('partialFit', () => {
-  /** `frame` preprocessed with `model`'s plan and placed on `engine`. */
-  async function regressionChunk(model: TrainedModel, frame: Frame, engine: Engine): Promise<TrainingData> {
-    const target = model.meta.target;
-    const { X, rows, cols } = applyPlan(model.meta.preprocessing, frame.drop([target]));
-    const y = regressionTarget(frame.column(target));
-    return { matrix: await engine.distribute({ rows, cols, X, y }), classes: model.meta.shape.classes };
-  }
+  const { frame } = makeRegression({ rows: 3000, features: 8, noise: 0.5, seed: 9 });
+  const { train: rows, test: held } = splitFrame(frame, { testFraction: 0.2, method: 'tail' });
 
-  test('one epoch on each of two chunks approaches one epoch over both', async () => {
-    const { frame } = makeRegression({ rows: 3000, features: 8, noise: 0.5, seed: 9 });
-    const { train: rows, test: held } = splitFrame(frame, { testFraction: 0.2, method: 'tail' });
+  test('without shuffling, an epoch on a chunk and partialFit on the next equal one epoch over both', async () => {
+    // Unstandardized, so that both chunks are encoded as the whole is: the update sequence is then
+    // the same row for row (t continues at 1,201 on the second chunk), and so are the bits.
+    const params = { epochs: 1, shuffle: false, standardize: false };
+    const whole = await train(rows, { target: 'target', model: 'sgd-regressor', params });
+    const first = await train(rows.slice(0, 1200), { target: 'target', model: 'sgd-regressor', params });
+    const second = await first.partialFit(rows.slice(1200));
+    const [a, b] = [second.fitted.tensors(), whole.fitted.tensors()];
+    assert.deepStrictEqual([a.coef, a.intercept], [b.coef, b.intercept]);
+    // Only the epoch count differs: two epochs started (one per chunk) against one.
+    assert.deepStrictEqual([...a.progress!.data], [2400, 2]);
+  });
+
+  test('with shuffling, one epoch on each of two chunks approaches one epoch over both', async () => {
     const params = { epochs: 1 };
-    const engine = new InlineEngine();
     const whole = await train(rows, { target: 'target', model: 'sgd-regressor', params });
     const first = await train(rows.slice(0, 1200), { target: 'target', model: 'sgd-regressor', params });
     const fitted = first.fitted;
     assert.ok(fitted instanceof FittedSgdRegressor);
-    const next = await fitted.partialFit(await regressionChunk(first, rows.slice(1200), engine), {
-      engine,
-      seed: 42,
-    });
-    const second = new TrainedModel(first.name, first.params, { ...first.meta, fit: next.info }, next);
-    // Measured R²: 0.9746 after the first chunk, 0.97899 after the second, 0.97895 for the whole.
+    const second = await first.partialFit(rows.slice(1200), { seed: 42 });
+    const next = second.fitted;
+    assert.ok(next instanceof FittedSgdRegressor);
+    // Measured R²: 0.9742 after the first chunk, 0.97889 after the second, 0.97895 for the whole.
     const [r1, r2, all] = [r2Of(first, held), r2Of(second, held), r2Of(whole, held)];
     assert.ok(r2 > r1 && Math.abs(r2 - all) < 0.002, `first ${r1}, both chunks ${r2}, whole ${all}`);
-    // The schedule went on from the first chunk's rows (38 steps of 32 each), and it is unchanged.
-    assert.deepEqual(next.progress, { rowsSeen: 2 * 38 * 32, epochsSeen: 4 });
-    assert.deepEqual(fitted.progress, { rowsSeen: 38 * 32, epochsSeen: 2 });
+    // The schedule went on from the first chunk's 1,200 row updates and the shuffles from its one
+    // epoch, and the first model is unchanged.
+    assert.deepEqual(next.progress, { rowsSeen: 2400, epochsSeen: 2 });
+    assert.deepEqual(fitted.progress, { rowsSeen: 1200, epochsSeen: 1 });
     assert.deepStrictEqual(fitted.tensors(), first.fitted.tensors());
+  });
+
+  test('a classifier learns from a chunk; a model without online training refuses it by name', async () => {
+    const { train: cancer, test: held } = split('breast_cancer');
+    const first = await train(cancer.slice(0, 200), { target: 'label', model: 'sgd-classifier' });
+    const second = await first.partialFit(cancer.slice(200));
+    // Measured: 0.991 after the first 200 rows, 0.974 after the other 255: a second chunk under
+    // the 'optimal' schedule moves the last iterate, it does not only refine it.
+    assert.ok(accuracyOf(second, held) >= 0.95, `accuracy ${accuracyOf(second, held)}`);
+    const logistic = await train(cancer, { target: 'label', model: 'logistic-regression' });
+    await assert.rejects(logistic.partialFit(cancer), (err) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /model 'logistic-regression' does not support partialFit/);
+      return true;
+    });
   });
 
   test('a chunk of another shape is refused, naming both shapes', async () => {

@@ -38,7 +38,7 @@ export function sgdParamDecls(defaults: { readonly learningRate: SgdSchedule; re
       min: 1,
       integer: true,
       default: 5,
-      doc: 'passes over the data (over the rows of the worker that holds the most)',
+      doc: 'passes over the data (max_iter of scikit-learn with tol=None): each worker makes epochs × its rows updates',
     },
     batchSize: {
       kind: 'number',
@@ -46,6 +46,11 @@ export function sgdParamDecls(defaults: { readonly learningRate: SgdSchedule; re
       integer: true,
       default: 32,
       doc: 'rows each worker trains on (one step per row) between pulling and pushing the parameters: larger means fewer synchronisations, smaller fresher parameters',
+    },
+    shuffle: {
+      kind: 'boolean',
+      default: true,
+      doc: "shuffle each worker's rows every epoch (seeded by --seed); false walks them in order, as scikit-learn's shuffle=False",
     },
     optimizer: {
       kind: 'choice',
@@ -189,6 +194,7 @@ export async function runSgd(
     rowsBefore: start?.rowsSeen ?? 0,
     epochsBefore: start?.epochsSeen ?? 0,
     seed: ctx.seed,
+    shuffle: p.shuffle,
   };
   const consistency: Consistency =
     p.consistency === 'ssp' ? { mode: 'ssp', staleness: p.staleness } : { mode: p.consistency };
@@ -208,7 +214,9 @@ export async function runSgd(
   let previous = 0;
   let previousRows = 0;
   let epochsSeen = 0;
+  let rowsTrained = 0;
   for (const out of result.perWorker) {
+    rowsTrained += out[SGD_RESULT.rowsTrained]!;
     last += out[SGD_RESULT.lastLoss]!;
     lastRows += out[SGD_RESULT.lastRows]!;
     previous += out[SGD_RESULT.previousLoss]!;
@@ -241,7 +249,7 @@ export async function runSgd(
   ctx.onProgress?.({ iteration: steps, maxIterations: steps, loss: finalLoss });
   return {
     theta,
-    rowsSeen: args.rowsBefore + steps * first[SGD_RESULT.rowsPerClock]!,
+    rowsSeen: args.rowsBefore + rowsTrained,
     epochsSeen,
     info: {
       iterations: steps,
