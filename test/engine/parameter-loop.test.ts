@@ -56,6 +56,7 @@ const ARGS: SgdLoopArgs = {
   epochsBefore: 0,
   seed: 1,
   shuffle: true,
+  average: false,
 };
 const STEPS = loopShape(rows, PARTITIONS, 2, ARGS.epochs, ARGS.batchSize).steps;
 

@@ -1,6 +1,6 @@
 /**
  * A linear classifier trained by minibatch SGD on the workers against the parameter server, after
- * scikit-learn's `SGDClassifier`: hinge, log, modified Huber or squared hinge loss, L2 penalty,
+ * scikit-learn's `SGDClassifier`: hinge, log, modified Huber, squared hinge or perceptron loss, L2 penalty,
  * one-vs-rest for more than two classes (k coefficient rows in one parameter vector, all updated
  * by every minibatch). See sgd.kernels.ts for the update rule and sgd.ts for the fit.
  */
@@ -232,7 +232,7 @@ export const sgdClassifierDefinition: ModelDefinition = {
   name: NAME,
   task: 'classification',
   summary:
-    'Linear classifier (hinge, log, modified-huber or squared-hinge loss, L2, one-vs-rest), by SGD on the workers against a parameter server (BSP, ASP or SSP)',
+    'Linear classifier (hinge, log, modified-huber, squared-hinge or perceptron loss, L2, one-vs-rest), by SGD on the workers against a parameter server (BSP, ASP or SSP)',
   params: sgdClassifierParams,
   inputNeeds: (params) => ({ standardize: params.standardize === true, dropFirstLevel: false }),
   create: (params) => new SgdClassifier(params),

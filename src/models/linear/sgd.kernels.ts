@@ -79,6 +79,16 @@ export interface SgdLoopArgs extends KernelArgs {
    * `shuffle=False` sequence of updates.
    */
   readonly shuffle: boolean;
+  /**
+   * Suffix-averaged SGD: each worker also keeps the mean of its iterates after each row step of the
+   * second half of its steps, and returns it after {@link SGD_RESULT}'s slots; the driver weighs
+   * the workers' means by their rows. The mean converges where the last iterate still jitters,
+   * which matters for small alpha (weakly regularised problems). Unlike scikit-learn's
+   * `average=True`, the first half is left out: under the 'optimal' schedule its first steps are
+   * of size ~alpha^(−1/4) and would dominate a mean over every iterate (Rakhlin, Shamir and
+   * Sridharan 2012 show the suffix mean keeps SGD's O(1/t) rate on strongly convex objectives).
+   */
+  readonly average: boolean;
 }
 
 /** Slots of each worker's result vector. */
@@ -167,7 +177,10 @@ function endPass(out: Float64Array, lossSum: number, lossRows: number): void {
 
 registerLoopKernel({
   name: SGD_LINEAR_LOOP,
-  resultLength: () => SGD_RESULT.length,
+  resultLength: (args) => {
+    const a = args as SgdLoopArgs;
+    return SGD_RESULT.length + (a.average ? a.outputs * (a.features + 1) : 0);
+  },
   run(parts: readonly DesignMatrix[], args: KernelArgs, ps: ParameterClient, worker: number, out) {
     const a = args as SgdLoopArgs;
     const code = SGD_LOSSES.indexOf(a.loss);
@@ -175,7 +188,7 @@ registerLoopKernel({
     const regression = code <= HUBER;
     const r = a.outputs;
     const { epsilon, alpha, momentum: mu, eta0, powerT, optimalInit, batchSize: B, fitIntercept } = a;
-    const { rowsBefore, seed, shuffle } = a;
+    const { rowsBefore, seed, shuffle, average } = a;
     const optimizer = a.optimizer === 'adam' ? ADAM : a.optimizer === 'momentum' ? MOMENTUM : PLAIN;
     const schedule =
       a.schedule === 'constant' ? CONSTANT : a.schedule === 'invscaling' ? INVSCALING : OPTIMAL;
@@ -200,6 +213,7 @@ registerLoopKernel({
     let mu2 = 1;
     const z = new Float64Array(r);
     const dl = new Float64Array(r);
+    const avg = out.subarray(SGD_RESULT.length);
 
     // This worker's rows, concatenated in partition order: row `i` lives in part `p` where
     // starts[p] ≤ i < starts[p + 1].
@@ -210,6 +224,7 @@ registerLoopKernel({
     let epoch = a.epochsBefore;
     let pos = total; // start with a shuffle
     const budget = a.epochs * total;
+    const averageFrom = Math.floor(budget / 2);
     let trained = 0;
     // Plain locals, not captured by any closure: V8 keeps them unboxed in the hot loop.
     let lossSum = 0;
@@ -337,27 +352,32 @@ registerLoopKernel({
             for (let j = 0; j < cols; j++) theta[w + j] = shrink * theta[w + j]! + u * X[off + j]!;
             if (fitIntercept) theta[biasAt + c]! += u;
           }
-          continue;
+        } else {
+          // Momentum and Adam follow the gradient of this row's term of the objective.
+          for (let c = 0; c < r; c++) {
+            const w = c * cols;
+            const g = dl[c]!;
+            for (let j = 0; j < cols; j++) grad[w + j] = g * X[off + j]! + alpha * theta[w + j]!;
+            grad[biasAt + c] = fitIntercept ? g : 0;
+          }
+          if (optimizer === MOMENTUM) {
+            for (let j = 0; j < size; j++) theta[j]! -= m1[j] = mu * m1[j]! + eta * grad[j]!;
+          } else {
+            // Adam, whose η is the size of a step whatever the scale of the gradient.
+            mu1 *= mu;
+            mu2 *= ADAM_BETA2;
+            for (let j = 0; j < size; j++) {
+              const g = grad[j]!;
+              const v1 = (m1[j] = mu * m1[j]! + (1 - mu) * g);
+              const v2 = (m2[j] = ADAM_BETA2 * m2[j]! + (1 - ADAM_BETA2) * g * g);
+              theta[j]! -= (eta * (v1 / (1 - mu1))) / (Math.sqrt(v2 / (1 - mu2)) + ADAM_EPSILON);
+            }
+          }
         }
-        // Momentum and Adam follow the gradient of this row's term of the objective.
-        for (let c = 0; c < r; c++) {
-          const w = c * cols;
-          const g = dl[c]!;
-          for (let j = 0; j < cols; j++) grad[w + j] = g * X[off + j]! + alpha * theta[w + j]!;
-          grad[biasAt + c] = fitIntercept ? g : 0;
-        }
-        if (optimizer === MOMENTUM) {
-          for (let j = 0; j < size; j++) theta[j]! -= m1[j] = mu * m1[j]! + eta * grad[j]!;
-          continue;
-        }
-        // Adam, whose η is the size of a step whatever the scale of the gradient.
-        mu1 *= mu;
-        mu2 *= ADAM_BETA2;
-        for (let j = 0; j < size; j++) {
-          const g = grad[j]!;
-          const v1 = (m1[j] = mu * m1[j]! + (1 - mu) * g);
-          const v2 = (m2[j] = ADAM_BETA2 * m2[j]! + (1 - ADAM_BETA2) * g * g);
-          theta[j]! -= (eta * (v1 / (1 - mu1))) / (Math.sqrt(v2 / (1 - mu2)) + ADAM_EPSILON);
+        if (average && trained >= averageFrom) {
+          // The running mean of this worker's iterates after each row step of the second half.
+          const f = 1 / (trained - averageFrom + 1);
+          for (let j = 0; j < size; j++) avg[j]! += (theta[j]! - avg[j]!) * f;
         }
       }
       if (total > 0) {

@@ -69,7 +69,7 @@ export function sgdParamDecls(defaults: { readonly learningRate: SgdSchedule; re
       kind: 'choice',
       choices: ['constant', 'invscaling', 'optimal'] as const,
       default: defaults.learningRate,
-      doc: "step size schedule over t rows seen: 'constant' eta0, 'invscaling' eta0/t^powerT, 'optimal' 1/(alpha·(t0 + t)) as scikit-learn",
+      doc: "step size at row step t = 1, 2, …, as scikit-learn: 'constant' eta0, 'invscaling' eta0/t^powerT, 'optimal' 1/(alpha·(t0 + t − 1)) with t0 = alpha^(−3/4) (scikit-learn's heuristic: a first step of alpha^(−1/4))",
     },
     eta0: {
       kind: 'number',
@@ -109,6 +109,8 @@ export function sgdParamDecls(defaults: { readonly learningRate: SgdSchedule; re
 export type SgdParams = ParamsOf<ParamSpec<ReturnType<typeof sgdParamDecls>>> & {
   readonly loss: SgdLoss;
   readonly epsilon?: number;
+  /** Return the mean of the iterates instead of the last (see the kernel's `average`). */
+  readonly average?: boolean;
 };
 
 /**
@@ -139,6 +141,18 @@ export interface SgdState {
   readonly rowsSeen: number;
   /** Epochs started so far, which seed the next shuffles. */
   readonly epochsSeen: number;
+}
+
+/** The workers' means of their iterates, weighed by the rows each trained on. */
+function averagedIterate(perWorker: readonly Float64Array[], size: number): Float64Array {
+  const theta = new Float64Array(size);
+  let rows = 0;
+  for (const out of perWorker) rows += out[SGD_RESULT.rowsTrained]!;
+  for (const out of perWorker) {
+    const weight = out[SGD_RESULT.rowsTrained]! / rows;
+    for (let j = 0; j < size; j++) theta[j]! += weight * out[SGD_RESULT.length + j]!;
+  }
+  return theta;
 }
 
 /** What {@link runSgd} returns. */
@@ -195,11 +209,12 @@ export async function runSgd(
     epochsBefore: start?.epochsSeen ?? 0,
     seed: ctx.seed,
     shuffle: p.shuffle,
+    average: p.average ?? false,
   };
   const consistency: Consistency =
     p.consistency === 'ssp' ? { mode: 'ssp', staleness: p.staleness } : { mode: p.consistency };
   const result = await ctx.engine.runLoop(SGD_LINEAR_LOOP, matrix, args, init, consistency);
-  const theta = result.params;
+  const theta = args.average ? averagedIterate(result.perWorker, init.length) : result.params;
   const diverged = (what: string) =>
     new ConvergenceError(
       `${model} diverged: ${what} (learningRate '${p.learningRate}', eta0 ${p.eta0}, optimizer '${p.optimizer}')`,
