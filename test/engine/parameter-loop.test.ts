@@ -57,6 +57,7 @@ const ARGS: SgdLoopArgs = {
   seed: 1,
   shuffle: true,
   average: false,
+  miniBatch: false,
 };
 const STEPS = loopShape(rows, PARTITIONS, 2, ARGS.epochs, ARGS.batchSize).steps;
 

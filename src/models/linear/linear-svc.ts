@@ -195,6 +195,7 @@ export class LinearSvc implements Estimator<LinearSvcParams, FittedLinearSvc> {
       fitIntercept,
       epochs,
       batchSize: 32,
+      miniBatch: false,
       shuffle: true,
       optimizer: 'sgd',
       momentum: 0,

@@ -89,6 +89,12 @@ export interface SgdLoopArgs extends KernelArgs {
    * Sridharan 2012 show the suffix mean keeps SGD's O(1/t) rate on strongly convex objectives).
    */
   readonly average: boolean;
+  /**
+   * Mini-batch SGD: one step per `batchSize` rows along their mean gradient, the schedule's t
+   * counting steps. Without it (scikit-learn's algorithm) every row is a step and `batchSize` only
+   * sets how often a worker synchronises.
+   */
+  readonly miniBatch: boolean;
 }
 
 /** Slots of each worker's result vector. */
@@ -167,6 +173,52 @@ const ADAM_BETA2 = 0.999;
 const MAX_DLOSS = 1e12;
 const ADAM_EPSILON = 1e-8;
 
+/** The step size η at step t (1, 2, …) of `schedule`, with scikit-learn's formulas. */
+function stepSize(
+  schedule: number,
+  t: number,
+  eta0: number,
+  powerT: number,
+  alpha: number,
+  optimalInit: number,
+): number {
+  if (schedule === CONSTANT) return eta0;
+  if (schedule === INVSCALING) return eta0 / t ** powerT;
+  return 1 / (alpha * (optimalInit + t - 1));
+}
+
+/**
+ * θ ← θ − (step along `grad`): plain (η·grad), momentum (velocity in m1) or Adam (moments in m1 and
+ * m2, and β1^t, β2^t in `powers`, updated here).
+ */
+function descend(
+  optimizer: number,
+  theta: Float64Array,
+  grad: Float64Array,
+  m1: Float64Array,
+  m2: Float64Array,
+  powers: Float64Array,
+  eta: number,
+  mu: number,
+): void {
+  const size = theta.length;
+  if (optimizer === PLAIN) {
+    for (let j = 0; j < size; j++) theta[j]! -= eta * grad[j]!;
+  } else if (optimizer === MOMENTUM) {
+    for (let j = 0; j < size; j++) theta[j]! -= m1[j] = mu * m1[j]! + eta * grad[j]!;
+  } else {
+    // Adam, whose η is the size of a step whatever the scale of the gradient.
+    const mu1 = (powers[0]! *= mu);
+    const mu2 = (powers[1]! *= ADAM_BETA2);
+    for (let j = 0; j < size; j++) {
+      const g = grad[j]!;
+      const v1 = (m1[j] = mu * m1[j]! + (1 - mu) * g);
+      const v2 = (m2[j] = ADAM_BETA2 * m2[j]! + (1 - ADAM_BETA2) * g * g);
+      theta[j]! -= (eta * (v1 / (1 - mu1))) / (Math.sqrt(v2 / (1 - mu2)) + ADAM_EPSILON);
+    }
+  }
+}
+
 /** A pass just ended: keeps its loss and the one before, for the driver's stopping test. */
 function endPass(out: Float64Array, lossSum: number, lossRows: number): void {
   out[SGD_RESULT.previousLoss] = out[SGD_RESULT.lastLoss]!;
@@ -188,7 +240,7 @@ registerLoopKernel({
     const regression = code <= HUBER;
     const r = a.outputs;
     const { epsilon, alpha, momentum: mu, eta0, powerT, optimalInit, batchSize: B, fitIntercept } = a;
-    const { rowsBefore, seed, shuffle, average } = a;
+    const { rowsBefore, seed, shuffle, average, miniBatch } = a;
     const optimizer = a.optimizer === 'adam' ? ADAM : a.optimizer === 'momentum' ? MOMENTUM : PLAIN;
     const schedule =
       a.schedule === 'constant' ? CONSTANT : a.schedule === 'invscaling' ? INVSCALING : OPTIMAL;
@@ -205,12 +257,15 @@ registerLoopKernel({
     const pulled = new Float64Array(size);
     const theta = new Float64Array(size);
     const delta = new Float64Array(size);
-    const grad = new Float64Array(optimizer === PLAIN ? 0 : size);
+    const grad = new Float64Array(optimizer === PLAIN && !miniBatch ? 0 : size);
+    // A mini-batch's summed loss derivatives times x (and the rows in it).
+    const gsum = new Float64Array(miniBatch ? size : 0);
+    let inBatch = 0;
+    let averaged = 0;
     // Momentum's velocity or Adam's first moment, Adam's second moment, and β1^t and β2^t.
     const m1 = new Float64Array(optimizer === PLAIN ? 0 : size);
     const m2 = new Float64Array(optimizer === ADAM ? size : 0);
-    let mu1 = 1;
-    let mu2 = 1;
+    const powers = Float64Array.of(1, 1);
     const z = new Float64Array(r);
     const dl = new Float64Array(r);
     const avg = out.subarray(SGD_RESULT.length);
@@ -335,13 +390,18 @@ registerLoopKernel({
         }
         lossRows++;
 
+        if (miniBatch) {
+          for (let c = 0; c < r; c++) {
+            const g = dl[c]!;
+            const w = c * cols;
+            for (let j = 0; j < cols; j++) gsum[w + j]! += g * X[off + j]!;
+            gsum[biasAt + c]! += g;
+          }
+          inBatch++;
+          continue;
+        }
         const t = rowsBefore + step * rowsPerClock + k * active + 1;
-        const eta =
-          schedule === CONSTANT
-            ? eta0
-            : schedule === INVSCALING
-              ? eta0 / t ** powerT
-              : 1 / (alpha * (optimalInit + t - 1));
+        const eta = stepSize(schedule, t, eta0, powerT, alpha, optimalInit);
         if (optimizer === PLAIN) {
           // scikit-learn's step; the shrink factor is floored at 0 as there, so a huge step cannot
           // flip the weights' sign.
@@ -360,23 +420,28 @@ registerLoopKernel({
             for (let j = 0; j < cols; j++) grad[w + j] = g * X[off + j]! + alpha * theta[w + j]!;
             grad[biasAt + c] = fitIntercept ? g : 0;
           }
-          if (optimizer === MOMENTUM) {
-            for (let j = 0; j < size; j++) theta[j]! -= m1[j] = mu * m1[j]! + eta * grad[j]!;
-          } else {
-            // Adam, whose η is the size of a step whatever the scale of the gradient.
-            mu1 *= mu;
-            mu2 *= ADAM_BETA2;
-            for (let j = 0; j < size; j++) {
-              const g = grad[j]!;
-              const v1 = (m1[j] = mu * m1[j]! + (1 - mu) * g);
-              const v2 = (m2[j] = ADAM_BETA2 * m2[j]! + (1 - ADAM_BETA2) * g * g);
-              theta[j]! -= (eta * (v1 / (1 - mu1))) / (Math.sqrt(v2 / (1 - mu2)) + ADAM_EPSILON);
-            }
-          }
+          descend(optimizer, theta, grad, m1, m2, powers, eta, mu);
         }
         if (average && trained >= averageFrom) {
           // The running mean of this worker's iterates after each row step of the second half.
-          const f = 1 / (trained - averageFrom + 1);
+          const f = 1 / ++averaged;
+          for (let j = 0; j < size; j++) avg[j]! += (theta[j]! - avg[j]!) * f;
+        }
+      }
+      if (inBatch > 0) {
+        // One step along the batch's mean gradient; t counts steps over all workers.
+        const t = Math.floor(rowsBefore / B) + step * active + 1;
+        const eta = stepSize(schedule, t, eta0, powerT, alpha, optimalInit);
+        for (let c = 0; c < r; c++) {
+          const w = c * cols;
+          for (let j = 0; j < cols; j++) grad[w + j] = gsum[w + j]! / inBatch + alpha * theta[w + j]!;
+          grad[biasAt + c] = fitIntercept ? gsum[biasAt + c]! / inBatch : 0;
+        }
+        descend(optimizer, theta, grad, m1, m2, powers, eta, mu);
+        gsum.fill(0);
+        inBatch = 0;
+        if (average && trained > averageFrom) {
+          const f = 1 / ++averaged;
           for (let j = 0; j < size; j++) avg[j]! += (theta[j]! - avg[j]!) * f;
         }
       }

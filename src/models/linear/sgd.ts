@@ -45,7 +45,12 @@ export function sgdParamDecls(defaults: { readonly learningRate: SgdSchedule; re
       min: 1,
       integer: true,
       default: 32,
-      doc: 'rows each worker trains on (one step per row) between pulling and pushing the parameters: larger means fewer synchronisations, smaller fresher parameters',
+      doc: 'rows each worker trains on between pulling and pushing the parameters (larger means fewer synchronisations, smaller fresher parameters), and the rows of a step with miniBatch',
+    },
+    miniBatch: {
+      kind: 'boolean',
+      default: false,
+      doc: 'one step per batchSize rows along their mean gradient (mini-batch SGD, t counting steps); false steps on every row, as scikit-learn',
     },
     shuffle: {
       kind: 'boolean',
@@ -210,6 +215,7 @@ export async function runSgd(
     seed: ctx.seed,
     shuffle: p.shuffle,
     average: p.average ?? false,
+    miniBatch: p.miniBatch,
   };
   const consistency: Consistency =
     p.consistency === 'ssp' ? { mode: 'ssp', staleness: p.staleness } : { mode: p.consistency };
