@@ -12,9 +12,12 @@
  * The objective is scikit-learn's: (1/n)·Σᵢ Σ_c ℓ(zᵢc) + (alpha/2)·‖W‖², z = W·x + b, the intercept
  * unpenalised; the row update is scikit-learn's plain SGD step, w ← (1 − η·alpha)·w − η·ℓ′·x and
  * b ← b − η·ℓ′, with η from the schedule at t, the rows seen before this one (+1). On one worker
- * the loop is therefore scikit-learn's algorithm up to the row order. On W workers, updates add up
- * (the server sums pushes), so an epoch makes the same number of row steps on any W.
- * `momentum` and `adam` replace the step with theirs, keeping their state on each worker.
+ * the loop is therefore scikit-learn's algorithm, and with `shuffle` off its very sequence of
+ * updates (the tests compare coefficients to rounding). On W workers, updates add up (the server
+ * sums pushes), so an epoch makes the same number of row steps on any W. `momentum` and `adam`
+ * replace the step with theirs, keeping their state on each worker. `miniBatch` makes one step per
+ * `batchSize` rows along their mean gradient instead, and `average` returns the mean of the second
+ * half of the iterates instead of the last.
  */
 import { blockRanges, type DesignMatrix } from '../../data/design-matrix.ts';
 import { Rng } from '../../data/random.ts';

@@ -7,7 +7,7 @@
  * Targets are never scaled, on either side, so Huber's epsilon is in units of the target.
  *
  * 1. Exactly: with `shuffle=false` one worker runs scikit-learn's `shuffle=False` sequence of
- *    updates, so coefficients must agree to rounding. The expected coefficients are in
+ *    updates, so coefficients (and predict_proba) must agree to rounding. The expected values are in
  *    test/fixtures/sgd-sklearn.json, written by test/fixtures/sgd_sklearn.py (its docstring has the
  *    command).
  * 2. In distribution: with shuffling, the row orders differ (our seeded shuffle is not numpy's), so
@@ -105,6 +105,8 @@ interface ReferenceFit {
   readonly intercept: readonly number[];
   readonly accuracy?: number;
   readonly r2?: number;
+  /** predict_proba of every test row (log and modified-huber loss). */
+  readonly proba?: readonly number[];
 }
 
 describe("with shuffle=false, scikit-learn's coefficients to rounding", () => {
@@ -135,6 +137,20 @@ describe("with shuffle=false, scikit-learn's coefficients to rounding", () => {
       }
       if (ref.accuracy !== undefined) assert.equal(accuracyOf(model, held), ref.accuracy);
       else assert.ok(Math.abs(r2Of(model, held) - ref.r2!) < 1e-9);
+      if (ref.proba !== undefined) {
+        // scikit-learn's predict_proba: same formulas, so the same numbers to rounding.
+        const p = model.predict(held.drop([ref.target])).proba;
+        assert.ok(p !== undefined);
+        assert.equal(p.length, ref.proba.length);
+        for (let i = 0; i < p.length; i++) {
+          assert.ok(
+            Math.abs(p[i]! - ref.proba[i]!) <= 10 * tolerance,
+            `proba ${i}: ${p[i]} vs ${ref.proba[i]}`,
+          );
+        }
+      } else if (ref.model === 'sgd-classifier') {
+        assert.equal(model.fitted.predictProba, undefined, 'no probabilities for this loss');
+      }
     });
   }
 });
