@@ -6,7 +6,7 @@
  * the parameter server measured (SSP's must be at most `--staleness`) and the fit time.
  *
  *   npx tsx bench/sgd-consistency.ts [--rows N] [--features D] [--workers W] [--staleness S]
- *                                    [--epochs E] [--loss L] [--json FILE]
+ *                                    [--epochs E] [--loss L] [--batch-size B] [--json FILE]
  *
  * The fit time is the wall time of the library's `train` on already started threads: encoding
  * the frame into shared memory, placing it, and the loop; the data generation is not in it.
@@ -29,6 +29,8 @@ export interface SgdConsistencyOptions {
   readonly staleness: number;
   readonly epochs: number;
   readonly loss: string;
+  /** Rows per clock on each worker. */
+  readonly batchSize: number;
 }
 
 /** What one mode measured. */
@@ -47,7 +49,7 @@ export interface ModeResult {
 
 /** Trains BSP, ASP and SSP in turn on one engine and reports each. */
 export async function sgdConsistencyBenchmark(options: SgdConsistencyOptions): Promise<ModeResult[]> {
-  const { rows, features, workers, staleness, epochs, loss } = options;
+  const { rows, features, workers, staleness, epochs, loss, batchSize } = options;
   // Threads start while the data is generated, so BSP's time (the first) does not include them.
   const engine = createEngine({ workers, local: { startEagerly: true } });
   const { frame } = makeClassification({ rows, features, classSeparation: 1, seed: 2026 });
@@ -61,7 +63,7 @@ export async function sgdConsistencyBenchmark(options: SgdConsistencyOptions): P
         model: 'sgd-classifier',
         engine,
         seed: 1,
-        params: { loss, epochs, consistency: mode, staleness },
+        params: { loss, epochs, batchSize, consistency: mode, staleness },
       });
       const fitSeconds = (performance.now() - started) / 1000;
       const reason = model.meta.fit.reason ?? '';
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
       staleness: { type: 'string', default: '2' },
       epochs: { type: 'string', default: '5' },
       loss: { type: 'string', default: 'log' },
+      'batch-size': { type: 'string', default: '32' },
       json: { type: 'string' },
     },
   });
@@ -113,10 +116,11 @@ async function main(): Promise<void> {
     staleness: Number(values.staleness),
     epochs: Number(values.epochs),
     loss: values.loss,
+    batchSize: Number(values['batch-size']),
   };
   process.stderr.write(
     `sgd-consistency: ${options.rows} rows × ${options.features} features, sgd-classifier loss=${options.loss}, ` +
-      `${options.epochs} epochs, ${options.workers} workers, SSP bound ${options.staleness}\n`,
+      `${options.epochs} epochs, batches of ${options.batchSize} rows, ${options.workers} workers, SSP bound ${options.staleness}\n`,
   );
   const results = await sgdConsistencyBenchmark(options);
   console.log('mode  accuracy  vs BSP   max staleness  mean staleness  fit (s)  goal');
