@@ -116,14 +116,11 @@ export class FittedSgdClassifier implements FittedModel {
    *
    * @returns the model after the chunk; `info` describes this call's epoch
    * @throws DataFormatError or TargetError when the chunk's shape does not match the model
+   * `TrainedModel.partialFit(frame)` does the encoding and placing from a raw frame:
    * @example
    * ```ts
-   * const model = await train(first, { target: 'label', model: 'sgd-classifier', engine });
-   * const { X, rows, cols } = applyPlan(model.meta.preprocessing, next.drop(['label']));
-   * const y = Float64Array.from(encodeLabels(model.meta.labels!, next.column('label')));
-   * const matrix = await engine.distribute({ rows, cols, X, y });
-   * const fitted = model.fitted as FittedSgdClassifier;
-   * const updated = await fitted.partialFit({ matrix, classes: fitted.classes }, { engine, seed: 42 });
+   * let model = await train(firstChunk, { target: 'label', model: 'sgd-classifier' });
+   * for await (const chunk of chunks) model = await model.partialFit(chunk);
    * ```
    */
   async partialFit(data: TrainingData, ctx: FitContext): Promise<FittedSgdClassifier> {

@@ -36,6 +36,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +52,7 @@ import type { RegressionScores } from '../../metrics/regression.ts';
 import { createEngine } from '../../pipeline/engines.ts';
 import { splitFrame } from '../../pipeline/split-frame.ts';
 import { train } from '../../pipeline/train.ts';
-import type { TrainedModel } from '../../pipeline/trained-model.ts';
+import { TrainedModel } from '../../pipeline/trained-model.ts';
 import { applyPlan } from '../../preprocess/preprocessor.ts';
 import { FittedSgdClassifier, SgdClassifier } from './sgd-classifier.ts';
 import { FittedSgdRegressor, SgdRegressor } from './sgd-regressor.ts';
@@ -378,6 +380,17 @@ describe('partialFit', () => {
     // Measured: 0.991 after the first 200 rows, 0.974 after the other 255: a second chunk under
     // the 'optimal' schedule moves the last iterate, it does not only refine it.
     assert.ok(accuracyOf(second, held) >= 0.95, `accuracy ${accuracyOf(second, held)}`);
+    // A saved and reloaded model carries on exactly as the one in memory: the file keeps the
+    // coefficients and how far the schedule and the shuffles have come.
+    const dir = await mkdtemp(join(tmpdir(), 'distml-sgd-'));
+    try {
+      await first.save(join(dir, 'first.distml'));
+      const loaded = await TrainedModel.load(join(dir, 'first.distml'));
+      const again = await loaded.partialFit(cancer.slice(200));
+      assert.deepStrictEqual(again.fitted.tensors(), second.fitted.tensors());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     const logistic = await train(cancer, { target: 'label', model: 'logistic-regression' });
     await assert.rejects(logistic.partialFit(cancer), (err) => {
       assert.ok(err instanceof UsageError);
