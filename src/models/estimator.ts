@@ -80,6 +80,11 @@ export interface FittedModel {
   predictProba?(X: Float64Array, rows: number): Float64Array;
   /** The learned numbers, for the model file. */
   tensors(): Record<string, Tensor>;
+  /**
+   * Online training (models that support it): this model trained further on `data`, a new chunk
+   * encoded like the training data (same features, same class indices). This model is unchanged.
+   */
+  partialFit?(data: TrainingData, ctx: FitContext): Promise<FittedModel>;
 }
 
 /** An unfitted model with validated parameters. */

@@ -8,6 +8,8 @@ import { linearRegressionDefinition } from './linear/linear-regression.ts';
 import { linearSvcDefinition } from './linear/linear-svc.ts';
 import { logisticRegressionDefinition } from './linear/logistic-regression.ts';
 import { ridgeDefinition } from './linear/ridge.ts';
+import { sgdClassifierDefinition } from './linear/sgd-classifier.ts';
+import { sgdRegressorDefinition } from './linear/sgd-regressor.ts';
 import './kernels.ts';
 
 const MODELS: readonly ModelDefinition[] = [
@@ -17,6 +19,8 @@ const MODELS: readonly ModelDefinition[] = [
   elasticNetDefinition,
   logisticRegressionDefinition,
   linearSvcDefinition,
+  sgdClassifierDefinition,
+  sgdRegressorDefinition,
 ];
 
 /** Names of every model, in listing order. */

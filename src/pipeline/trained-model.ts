@@ -3,7 +3,9 @@
  * labels together, so it predicts from a raw {@link Frame} and saves to one safe model file.
  */
 import { type Column, categoricalColumn, Frame, numericColumn } from '../data/frame.ts';
-import { ModelFileError } from '../errors.ts';
+import type { Engine } from '../engine/engine.ts';
+import { InlineEngine } from '../engine/inline-engine.ts';
+import { ModelFileError, UsageError } from '../errors.ts';
 import { readModelFile, writeModelFile } from '../io/model-file.ts';
 import { type ClassificationScores, classificationScores } from '../metrics/classification.ts';
 import { type RegressionScores, regressionScores } from '../metrics/regression.ts';
@@ -30,6 +32,19 @@ export interface Predictions {
 
 /** Scores of a model on labelled rows. */
 export type Scores = ClassificationScores | RegressionScores;
+
+/** Options of {@link TrainedModel.partialFit}. */
+export interface PartialFitOptions {
+  /** Where the chunk's fit runs. @defaultValue a new {@link InlineEngine}, closed afterwards */
+  readonly engine?: Engine;
+  /** Partitions of the chunk. @defaultValue the engine's worker count */
+  readonly partitions?: number;
+  /**
+   * Seed of the chunk's shuffles, combined with the epochs seen so far so that successive chunks
+   * shuffle differently. @defaultValue 42
+   */
+  readonly seed?: number;
+}
 
 /** A fitted model with its preprocessing, ready to predict from raw frames. */
 export class TrainedModel {
@@ -60,6 +75,55 @@ export class TrainedModel {
     if (this.meta.task === 'regression') return regressionScores(regressionTarget(column), p.values);
     const yTrue = encodeLabels(this.meta.labels!, column);
     return classificationScores(yTrue, Int32Array.from(p.values), p.proba, this.meta.shape.classes);
+  }
+
+  /**
+   * Online training: this model trained further on `frame`, a new chunk of labelled rows with the
+   * training columns. The chunk is encoded with this model's preprocessing plan and labels (which
+   * the first chunk, given to `train`, fixed: it must hold every class), then placed on `engine`.
+   * For sgd-classifier and sgd-regressor this is one epoch over the chunk that continues the
+   * step-size schedule and the shuffles where earlier fits left them, as scikit-learn's
+   * `partial_fit`. This model is unchanged; the returned one records the chunk's fit facts.
+   *
+   * @throws UsageError when the model does not support online training
+   * @throws TargetError when the chunk holds a class the model does not know
+   * @example
+   * ```ts
+   * let model = await train(firstChunk, { target: 'label', model: 'sgd-classifier' });
+   * for await (const chunk of chunks) model = await model.partialFit(chunk);
+   * ```
+   */
+  async partialFit(frame: Frame, options: PartialFitOptions = {}): Promise<TrainedModel> {
+    const fitted = this.fitted;
+    if (fitted.partialFit === undefined) {
+      throw new UsageError(
+        `model '${this.name}' does not support partialFit (online training)`,
+        'use sgd-classifier or sgd-regressor, or train again on all the rows',
+      );
+    }
+    const { target, labels } = this.meta;
+    const column = frame.column(target);
+    const y =
+      labels === undefined ? regressionTarget(column) : Float64Array.from(encodeLabels(labels, column));
+    const engine = options.engine ?? new InlineEngine();
+    try {
+      const { X, rows, cols } = applyPlan(this.meta.preprocessing, frame.drop([target]), 'the chunk');
+      const matrix = await engine.distribute(
+        { rows, cols, X, y },
+        { partitions: options.partitions ?? engine.workers },
+      );
+      try {
+        const next = await fitted.partialFit(
+          { matrix, classes: this.meta.shape.classes },
+          { engine, seed: options.seed ?? 42 },
+        );
+        return new TrainedModel(this.name, this.params, { ...this.meta, fit: next.info }, next);
+      } finally {
+        await engine.release(matrix);
+      }
+    } finally {
+      if (options.engine === undefined) await engine.close();
+    }
   }
 
   /** This model with `metrics` recorded in its metadata (saved with it). */

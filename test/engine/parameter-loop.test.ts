@@ -55,6 +55,9 @@ const ARGS: SgdLoopArgs = {
   rowsBefore: 0,
   epochsBefore: 0,
   seed: 1,
+  shuffle: true,
+  average: false,
+  miniBatch: false,
 };
 const STEPS = loopShape(rows, PARTITIONS, 2, ARGS.epochs, ARGS.batchSize).steps;
 

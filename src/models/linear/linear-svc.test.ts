@@ -171,7 +171,17 @@ test('bad parameters are refused by name and value', () => {
   assert.throws(() => new LinearSvc({ maxIter: 2.5 }), /linear-svc parameter maxIter must be an integer/);
   assert.deepEqual(
     { ...new LinearSvc().params },
-    { C: 1, fitIntercept: true, maxIter: 1000, tol: 1e-4, standardize: true },
+    {
+      C: 1,
+      fitIntercept: true,
+      maxIter: 1000,
+      tol: 1e-4,
+      standardize: true,
+      loss: 'squared-hinge',
+      epochs: 50,
+      consistency: 'bsp',
+      staleness: 2,
+    },
   );
 });
 
