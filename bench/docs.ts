@@ -38,6 +38,11 @@ function score(x: number | undefined): string {
   return x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(4);
 }
 
+/** Text safe inside a table cell: a pipe would end the cell, a newline the row. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+}
+
 /** The markdown table of a systems section. */
 export function systemsTable(s: SystemsSection): string {
   const ref = s.rows.find((r) => r.id === s.reference);
@@ -49,11 +54,11 @@ export function systemsTable(s: SystemsSection): string {
   ];
   for (const r of s.rows) {
     if (r.skipped !== undefined) {
-      lines.push(`| ${r.system} | skipped: ${r.skipped} | — | — | — | — | — | — | — | 0 |`);
+      lines.push(`| ${cell(r.system)} | skipped: ${cell(r.skipped)} | — | — | — | — | — | — | — | 0 |`);
       continue;
     }
     lines.push(
-      `| ${r.system} | ${r.settings ?? ''} | ${seconds(time(r))} | ${ratio(time(r), time(ref))} | ` +
+      `| ${cell(r.system)} | ${cell(r.settings ?? '')} | ${seconds(time(r))} | ${ratio(time(r), time(ref))} | ` +
         `${seconds(r.predictSeconds)} | ${mib(r.peakRssBytes)} | ${ratio(r.peakRssBytes, ref?.peakRssBytes)} | ` +
         `${score(r.score)} | ${r.iterations ?? '—'} | ${r.runs} |`,
     );

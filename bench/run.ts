@@ -89,6 +89,7 @@ const ctx: BenchContext = {
   runs,
   python: values.python,
   peers,
+  failures: [],
   commandFor: (w) => `npm run bench -- ${flags}${w}`,
 };
 
@@ -138,6 +139,10 @@ if (skipped.length > 0) {
   process.stderr.write(`skipped peers:\n${skipped.map((p) => `  ${p.name}: ${p.reason}\n`).join('')}`);
 }
 process.stderr.write(`total ${((performance.now() - started) / 60000).toFixed(1)} min\n`);
+if (ctx.failures.length > 0) {
+  process.stderr.write(`FAILURES:\n${ctx.failures.map((f) => `  ${f}\n`).join('')}`);
+  failed = true;
+}
 if (failed) process.exitCode = 1;
 
 /**

@@ -9,6 +9,8 @@ export interface BenchContext {
   /** The Python interpreter for scikit-learn and XGBoost. */
   python: string;
   peers: Record<PeerId, PeerStatus>;
+  /** Failures met so far (a workload that failed is still reported); the run exits non-zero. */
+  failures: string[];
   /** How to spell a workload's reproduce command, e.g. `npm run bench -- --quick logistic`. */
   commandFor(workload: string): string;
 }

@@ -120,15 +120,29 @@ export function sgdUnavailable(): string | undefined {
   }
 }
 
-/** The `--param` words that ask distml's sgd-classifier for 5 epochs of log loss. */
+/**
+ * The `--param` words that ask distml's sgd-classifier for `epochs` passes of log loss without an
+ * early stop. The model is being written elsewhere, so the names are looked up in its declared
+ * parameters, and a word its declaration refuses is left out (the model's default stands).
+ */
 function sgdParams(epochs: number): string[] {
-  const names = getModel('sgd-classifier').params.names;
-  const out: string[] = [];
-  const epochName = ['epochs', 'maxEpochs', 'maxIter'].find((n) => names.includes(n));
-  if (epochName !== undefined) out.push(`${epochName}=${epochs}`);
-  if (names.includes('loss')) out.push('loss=log');
-  if (names.includes('tol')) out.push('tol=0');
-  return out;
+  const definition = getModel('sgd-classifier');
+  const decls = definition.params.decls as Record<string, { kind: string; choices?: readonly string[] }>;
+  const candidates: string[] = [];
+  const epochName = ['epochs', 'maxEpochs', 'maxIter', 'nEpochs'].find((n) => n in decls);
+  if (epochName !== undefined) candidates.push(`${epochName}=${epochs}`);
+  const loss = decls.loss?.choices?.find((c) => c === 'log' || c === 'log_loss' || c === 'logistic');
+  if (loss !== undefined) candidates.push(`loss=${loss}`);
+  if ('tol' in decls) candidates.push('tol=0');
+  if ('earlyStopping' in decls) candidates.push('earlyStopping=false');
+  return candidates.filter((word) => {
+    try {
+      definition.params.parse(definition.name, [word]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** SGD classifier, log loss, 5 epochs. */

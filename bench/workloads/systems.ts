@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { BenchContext } from '../lib/context.ts';
 import { LONG_RUN_SECONDS } from '../lib/context.ts';
 import { type DatasetSpec, dataset, generateCommand, ROOT } from '../lib/datasets.ts';
-import { type TrainRun, trainCommandLine, trainOnce } from '../lib/distml-cli.ts';
+import { type TrainRun, type TrainSpec, trainCommandLine, trainOnce } from '../lib/distml-cli.ts';
 import type { PeerId } from '../lib/peers.ts';
 import { lastLine, runMeasured } from '../lib/proc.ts';
 import type { SystemRow, SystemsSection } from '../lib/results.ts';
@@ -60,7 +60,7 @@ export function runModelWorkload(w: ModelWorkload, ctx: BenchContext): SystemsSe
   const file = dataset(w.data);
   const notes: string[] = [];
   const rows: SystemRow[] = [];
-  const spec = (workers: number) => ({
+  const spec = (workers: number): TrainSpec => ({
     data: file,
     target: w.target,
     model: w.model,
@@ -70,55 +70,21 @@ export function runModelWorkload(w: ModelWorkload, ctx: BenchContext): SystemsSe
     testFraction: TEST_FRACTION,
   });
 
-  if (w.distmlSkipped === undefined) {
-    const runs = new Map<number, TrainRun[]>(WORKERS.map((k) => [k, []]));
-    for (let round = 0; round < ctx.runs; round++) {
-      // Rotate the order from round to round so no engine always runs first.
-      for (let i = 0; i < WORKERS.length; i++) {
-        const workers = WORKERS[(i + round) % WORKERS.length]!;
-        const mine = runs.get(workers)!;
-        if (round > 0 && mine[0]!.fitSeconds > LONG_RUN_SECONDS) continue;
-        const r = trainOnce(spec(workers));
-        mine.push(r);
-        process.stderr.write(
-          `    ${label(workers)}: fit ${r.fitSeconds.toFixed(2)}s${r.iterations === undefined ? '' : `, ${r.iterations} iterations`}\n`,
-        );
-      }
+  let distmlFailed = w.distmlSkipped;
+  if (distmlFailed === undefined) {
+    try {
+      rows.push(...runDistml(w, spec, ctx, notes));
+    } catch (err) {
+      // One failing model must not sink the suite: its rows say why, and the run exits non-zero.
+      distmlFailed = `FAILED: ${(err as Error).message}`;
+      ctx.failures.push(`${w.id}: ${(err as Error).message}`);
+      process.stderr.write(`    distml ${distmlFailed}\n`);
     }
-    const reference = runs.get(2)![0]!;
+  }
+  if (distmlFailed !== undefined) {
     for (const workers of WORKERS) {
-      const mine = runs.get(workers)!;
-      for (const r of mine) {
-        if (!isDeepStrictEqual(r.metrics, reference.metrics) || r.iterations !== reference.iterations) {
-          notes.push(
-            `${label(workers)} gave a different model from 2 workers (metrics or iterations differ).`,
-          );
-          break;
-        }
-      }
-      if (mine.some((r) => r.engine.inlineReason !== undefined) && workers > 0) {
-        notes.push(`${label(workers)} ran on the driver thread: ${mine[0]!.engine.inlineReason}.`);
-      }
-      const warnings = new Set(mine.flatMap((r) => r.warnings));
-      for (const warning of warnings) notes.push(`${label(workers)}: ${warning}`);
-      rows.push(distmlRow(workers, mine, w));
+      rows.push({ id: `distml-${workers}`, system: label(workers), runs: 0, skipped: distmlFailed });
     }
-    const overhead = [1, 2].flatMap((k) => {
-      const o = runs
-        .get(k)!
-        .map((r) => r.engine.overheadSecondsPerPass)
-        .filter((x) => x !== undefined);
-      return o.length === 0 ? [] : [`${k} worker${k === 1 ? '' : 's'} ${(median(o) * 1000).toFixed(2)} ms`];
-    });
-    const two = runs.get(2)!;
-    const kernel = median(two.map((r) => r.engine.kernelSeconds / Math.max(1, r.engine.passes)));
-    notes.push(
-      `distml on 2 workers made ${reference.engine.passes} pass${reference.engine.passes === 1 ? '' : 'es'} over the data, ${kernel.toFixed(3)} s of kernel time ` +
-        `per pass (summed over workers)${overhead.length === 0 ? '' : `; engine overhead per pass: ${overhead.join(', ')}`}.`,
-    );
-  } else {
-    for (const workers of WORKERS)
-      rows.push({ id: `distml-${workers}`, system: label(workers), runs: 0, skipped: w.distmlSkipped });
   }
 
   for (const p of w.pythonPeers) rows.push(pythonRow(p, w, file, ctx, notes));
@@ -137,6 +103,60 @@ export function runModelWorkload(w: ModelWorkload, ctx: BenchContext): SystemsSe
     rows,
     notes,
   };
+}
+
+/** distml's rows: the CLI on each worker count, `ctx.runs` rounds, the order rotating per round. */
+function runDistml(
+  w: ModelWorkload,
+  spec: (workers: number) => TrainSpec,
+  ctx: BenchContext,
+  notes: string[],
+): SystemRow[] {
+  const rows: SystemRow[] = [];
+  const runs = new Map<number, TrainRun[]>(WORKERS.map((k) => [k, []]));
+  for (let round = 0; round < ctx.runs; round++) {
+    // Rotate the order from round to round so no engine always runs first.
+    for (let i = 0; i < WORKERS.length; i++) {
+      const workers = WORKERS[(i + round) % WORKERS.length]!;
+      const mine = runs.get(workers)!;
+      if (round > 0 && mine[0]!.fitSeconds > LONG_RUN_SECONDS) continue;
+      const r = trainOnce(spec(workers));
+      mine.push(r);
+      process.stderr.write(
+        `    ${label(workers)}: fit ${r.fitSeconds.toFixed(2)}s${r.iterations === undefined ? '' : `, ${r.iterations} iterations`}\n`,
+      );
+    }
+  }
+  const reference = runs.get(2)![0]!;
+  for (const workers of WORKERS) {
+    const mine = runs.get(workers)!;
+    for (const r of mine) {
+      if (!isDeepStrictEqual(r.metrics, reference.metrics) || r.iterations !== reference.iterations) {
+        notes.push(`${label(workers)} gave a different model from 2 workers (metrics or iterations differ).`);
+        break;
+      }
+    }
+    if (mine.some((r) => r.engine.inlineReason !== undefined) && workers > 0) {
+      notes.push(`${label(workers)} ran on the driver thread: ${mine[0]!.engine.inlineReason}.`);
+    }
+    const warnings = new Set(mine.flatMap((r) => r.warnings));
+    for (const warning of warnings) notes.push(`${label(workers)}: ${warning}`);
+    rows.push(distmlRow(workers, mine, w));
+  }
+  const overhead = [1, 2].flatMap((k) => {
+    const o = runs
+      .get(k)!
+      .map((r) => r.engine.overheadSecondsPerPass)
+      .filter((x) => x !== undefined);
+    return o.length === 0 ? [] : [`${k} worker${k === 1 ? '' : 's'} ${(median(o) * 1000).toFixed(2)} ms`];
+  });
+  const two = runs.get(2)!;
+  const kernel = median(two.map((r) => r.engine.kernelSeconds / Math.max(1, r.engine.passes)));
+  notes.push(
+    `distml on 2 workers made ${reference.engine.passes} pass${reference.engine.passes === 1 ? '' : 'es'} over the data, ${kernel.toFixed(3)} s of kernel time ` +
+      `per pass (summed over workers)${overhead.length === 0 ? '' : `; engine overhead per pass: ${overhead.join(', ')}`}.`,
+  );
+  return rows;
 }
 
 function distmlRow(workers: number, runs: TrainRun[], w: ModelWorkload): SystemRow {
@@ -181,7 +201,8 @@ function pythonRow(
   args.push('--runs', String(ctx.runs), '--once-over', String(LONG_RUN_SECONDS), ...w.peerArgs);
   const run = runMeasured(ctx.python, args, { cwd: ROOT });
   if (run.status !== 0) {
-    return { id: p.id, system, runs: 0, skipped: `bench/peers.py failed: ${lastLine(run.stderr)}` };
+    ctx.failures.push(`${w.id}: bench/peers.py --system ${p.script}: ${lastLine(run.stderr)}`);
+    return { id: p.id, system, runs: 0, skipped: `FAILED: bench/peers.py: ${lastLine(run.stderr)}` };
   }
   const out = JSON.parse(run.stdout) as PeerOutput;
   for (const warning of out.warnings) notes.push(`${p.system}: ${warning}`);
