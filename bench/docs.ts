@@ -169,7 +169,9 @@ export function renderDocs(r: SuiteResult): string {
     'including its data. Test scores sit beside the times, so speed is never bought with accuracy.',
     'The Python peers use both cores where their libraries do (OpenBLAS threads by default, XGBoost',
     "with n_jobs = cores). Each distml row runs the built CLI in a fresh process; 'fit' is its report's",
-    "fit time, which excludes reading the file, as the peers' fit times do.",
+    "fit time, which excludes reading the file, as the peers' fit times do. Its predict time is the",
+    "report's too: preprocessing the test rows, predicting and scoring them; the peers' is `predict()`",
+    'on arrays already prepared.',
     '',
   ];
   if (todo !== undefined) out.push(todo, '');

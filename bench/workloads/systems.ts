@@ -19,7 +19,9 @@ export interface PythonPeer {
   system: string;
   peer: PeerId;
   /** `--system` of bench/peers.py. */
-  script: 'sklearn' | 'xgboost';
+  script: 'sklearn' | 'sklearn-newton' | 'xgboost';
+  /** Shown after the version when a peer has several rows, e.g. `newton-cholesky`. */
+  variant?: string;
 }
 
 /** What a model workload runs. */
@@ -195,7 +197,7 @@ function pythonRow(
   const status = ctx.peers[p.peer];
   if (!status.available)
     return { id: p.id, system: p.system, runs: 0, skipped: status.reason ?? 'not available' };
-  const system = `${p.system} ${status.version}`;
+  const system = `${p.system} ${status.version}${p.variant === undefined ? '' : `, ${p.variant}`}`;
   const script = new URL('../peers.py', import.meta.url).pathname;
   const args = [script, 'fit', file, '--target', w.target, '--task', w.task, '--system', p.script];
   args.push('--runs', String(ctx.runs), '--once-over', String(LONG_RUN_SECONDS), ...w.peerArgs);
