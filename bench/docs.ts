@@ -143,7 +143,10 @@ function machineLines(r: SuiteResult): string[] {
     `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${Math.round(m.memoryBytes / 2 ** 30)} GiB; ${m.platform}`,
     `- Node ${m.node}${m.python === undefined ? '' : `; Python ${m.python}`}${m.gcc === undefined ? '' : `; ${m.gcc}`}`,
     `- Peers: ${peers.join('; ')}`,
-    `- Source: ${r.source.commit}${r.source.dirty ? ' (with uncommitted changes)' : ''}; run started ${r.startedAt}, took ${(r.totalSeconds / 60).toFixed(1)} min`,
+    `- Source: ${r.source.commit}${r.source.dirty ? ' (with uncommitted changes)' : ''}; run started ${r.startedAt}, took ${(r.totalSeconds / 60).toFixed(1)} min` +
+      (r.ran === undefined
+        ? ''
+        : ` and measured only ${r.ran.join(', ')}; the other sections come from earlier runs`),
   ];
 }
 

@@ -58,7 +58,8 @@ if (values['docs-only']) {
 const quick = values.quick;
 const runs = values.runs === undefined ? (quick ? 1 : 3) : Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) {
-  throw new Error(`--runs must be a positive integer, got '${values.runs}'`);
+  process.stderr.write(`npm run bench: --runs must be a positive integer, got '${values.runs}'\n`);
+  process.exit(2);
 }
 const wanted = (positionals.length === 0 ? Object.keys(WORKLOADS) : positionals).flatMap(
   (n) => ALIASES[n] ?? [n],
@@ -66,7 +67,8 @@ const wanted = (positionals.length === 0 ? Object.keys(WORKLOADS) : positionals)
 for (const name of wanted) {
   if (WORKLOADS[name] === undefined) {
     const known = [...Object.keys(WORKLOADS), ...Object.keys(ALIASES)].join(', ');
-    throw new Error(`unknown workload '${name}' (known: ${known})`);
+    process.stderr.write(`npm run bench: unknown workload '${name}' (known: ${known})\n`);
+    process.exit(2);
   }
 }
 
@@ -128,6 +130,7 @@ const result: SuiteResult = {
   machine: machine(values.python),
   peers: Object.values(peers),
   sections: merged,
+  ...(positionals.length === 0 ? {} : { ran: wanted }),
 };
 writeFileSync(resultsFile, `${JSON.stringify(result, null, 2)}\n`);
 process.stderr.write(`wrote ${resultsFile}\n`);

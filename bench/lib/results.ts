@@ -115,6 +115,8 @@ export interface SuiteResult {
   command: string;
   startedAt: string;
   totalSeconds: number;
+  /** The workloads the latest run measured, when it did not run them all (the rest are older). */
+  ran?: string[];
   /** The commit measured, and whether the tree had uncommitted changes. */
   source: { commit: string; dirty: boolean };
   machine: Machine;
