@@ -83,6 +83,11 @@ def estimator(args, n_train):
         # distml does, so tol means the same for both without scaling.
         return (LogisticRegression(C=args.C, solver='newton-cholesky', max_iter=args.max_iter, tol=args.tol),
                 f'newton-cholesky, C={args.C:g}, max_iter={args.max_iter}, tol={args.tol:g}')
+    if system == 'sklearn-cholesky' and task == 'lsq':
+        from sklearn.linear_model import Ridge
+        # distml's own method: the normal equations solved by Cholesky. A vanishing alpha keeps the
+        # answer that of least squares while letting Ridge take its Cholesky path.
+        return (Ridge(alpha=1e-10, solver='cholesky'), "Ridge(alpha=1e-10, solver='cholesky'): normal equations")
     if system == 'xgboost':
         import xgboost as xgb
         common = dict(booster='gblinear', n_estimators=args.max_iter, learning_rate=0.5, reg_lambda=0.0,
@@ -166,7 +171,7 @@ def main():
     ap.add_argument('file')
     ap.add_argument('--target', required=True)
     ap.add_argument('--task', choices=['logistic', 'svc', 'lsq', 'sgd'], default='logistic')
-    ap.add_argument('--system', choices=['sklearn', 'sklearn-newton', 'xgboost'], default='sklearn')
+    ap.add_argument('--system', choices=['sklearn', 'sklearn-newton', 'sklearn-cholesky', 'xgboost'], default='sklearn')
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--test-fraction', type=float, default=0.2)
     ap.add_argument('--max-iter', type=int, default=100)

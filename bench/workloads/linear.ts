@@ -16,6 +16,13 @@ const SKLEARN_NEWTON: PythonPeer = {
   script: 'sklearn-newton',
   variant: 'newton-cholesky',
 };
+const SKLEARN_CHOLESKY: PythonPeer = {
+  id: 'sklearn-cholesky',
+  system: 'scikit-learn',
+  peer: 'sklearn',
+  script: 'sklearn-cholesky',
+  variant: 'Ridge cholesky',
+};
 const XGBOOST: PythonPeer = { id: 'xgboost', system: 'XGBoost', peer: 'xgboost', script: 'xgboost' };
 const ITERATIONS = 100;
 const TOL = 1e-4;
@@ -103,7 +110,8 @@ export function leastSquaresWorkload(ctx: BenchContext): SystemsSection {
       about: [
         'Exact ordinary least squares with an intercept, raw features on both sides. distml sums XᵀX and Xᵀy ' +
           "in one pass over the partitions and solves by Cholesky; scikit-learn's LinearRegression calls " +
-          "scipy's lstsq (LAPACK, through its BLAS). XGBoost's row is its linear booster, 100 rounds, unpenalized.",
+          "scipy's lstsq (LAPACK, through its BLAS); its Ridge with a vanishing alpha and the Cholesky solver " +
+          "runs distml's method on scikit-learn. XGBoost's row is its linear booster, 100 rounds, unpenalized.",
       ],
       data: { kind: 'regression', rows, features: 100, seed: 1 },
       target: 'target',
@@ -113,7 +121,7 @@ export function leastSquaresWorkload(ctx: BenchContext): SystemsSection {
       distmlSettings: 'normal equations, Cholesky',
       peerArgs: ['--max-iter', String(ITERATIONS)],
       scoreKey: 'r2',
-      pythonPeers: [SKLEARN, XGBOOST],
+      pythonPeers: [SKLEARN, SKLEARN_CHOLESKY, XGBOOST],
     },
     ctx,
   );

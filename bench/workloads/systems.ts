@@ -19,7 +19,7 @@ export interface PythonPeer {
   system: string;
   peer: PeerId;
   /** `--system` of bench/peers.py. */
-  script: 'sklearn' | 'sklearn-newton' | 'xgboost';
+  script: 'sklearn' | 'sklearn-newton' | 'sklearn-cholesky' | 'xgboost';
   /** Shown after the version when a peer has several rows, e.g. `newton-cholesky`. */
   variant?: string;
 }
