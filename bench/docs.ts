@@ -115,6 +115,10 @@ export function headlines(r: SuiteResult): string[] {
     const ref = s.rows.find((x) => x.id === s.reference);
     const peer = s.rows.find((x) => x.id === s.headline);
     if (ref === undefined || peer === undefined) continue;
+    if (ref.skipped !== undefined) {
+      out.push(`${s.title}: ${ref.system} skipped (${ref.skipped}).`);
+      continue;
+    }
     if (peer.skipped !== undefined) {
       out.push(`${s.title}: ${peer.system} skipped (${peer.skipped}).`);
       continue;
