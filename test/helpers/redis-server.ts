@@ -30,11 +30,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts redis-server on a free loopback port with no persistence, plus `extra` arguments. */
-export async function startRedis(extra: readonly string[] = []): Promise<RedisServer> {
+export async function startRedis(extra: readonly string[] = [], fixedPort?: number): Promise<RedisServer> {
   if (REDIS_SERVER === undefined) {
     throw new Error('redis-server is not installed: `apt-get install redis-server` (.ci/run does this)');
   }
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawn(
     REDIS_SERVER,
     [

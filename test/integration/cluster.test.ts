@@ -210,3 +210,130 @@ test('SIGTERM: a worker leaves cleanly, exit 0, and deregisters', async () => {
   ]);
   assert.match(r.stderr, /only 0 of the 1 workers/);
 });
+
+/** Resolves when `w` has printed a line matching `pattern`. */
+async function logged(w: WorkerProcess, pattern: RegExp, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pattern.test(w.log())) {
+    if (Date.now() > deadline) throw new Error(`worker never logged ${pattern}: ${w.log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a worker stopped (SIGSTOP) past its lock and continued: its task ran elsewhere, its late result is discarded', async () => {
+  const ns = ['--namespace', 'stop', '--lock-ms', '1500'];
+  const sleepy = await startWorker(redis.url, [
+    '--name',
+    'sleepy',
+    ...ns,
+    '--inject-fault',
+    'delay:worker=0,task=4,ms=2500',
+  ]);
+  workers.push(sleepy);
+  for (const name of ['f', 'g']) workers.push(await startWorker(redis.url, ['--name', name, ...ns]));
+  const serial = await train('serial-stop', ['--workers', '0']);
+  const fit = train('cluster-stop', ['--cluster', redis.url, '--namespace', 'stop', '--min-workers', '3']);
+  await logged(sleepy, /injected fault delay at task 4/);
+  sleepy.child.kill('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 4000));
+  sleepy.child.kill('SIGCONT');
+  const cluster = await fit;
+  await logged(sleepy, /late result discarded|lost the lock of task/);
+  assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
+  assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
+  assert.ok(cluster.report.engine.retries >= 1);
+});
+
+test('Redis losing the run mid-fit stops the fit with a clear error instead of training on from nothing', async () => {
+  const ns = ['--namespace', 'lost'];
+  const slow = await startWorker(redis.url, [
+    '--name',
+    'slow',
+    ...ns,
+    '--inject-fault',
+    'delay:worker=0,task=3,ms=3000',
+  ]);
+  workers.push(slow);
+  const run = runCli([
+    'train',
+    data,
+    '--target',
+    'label',
+    '--model',
+    'logistic-regression',
+    '--cluster',
+    redis.url,
+    ...ns,
+  ]);
+  await logged(slow, /injected fault delay at task 3/);
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.port, '127.0.0.1');
+  await client.flushall();
+  client.disconnect();
+  const r = await run;
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Redis lost the data of run \w+ \(its sentinel key is gone/);
+  assert.match(r.stderr, /--resume/);
+});
+
+test('an unreachable Redis fails after the join timeout with a clear message', async () => {
+  const { freePort } = await import('../helpers/redis-server.ts');
+  const port = await freePort();
+  const started = Date.now();
+  const r = await runCli([
+    'train',
+    data,
+    '--target',
+    'label',
+    '--model',
+    'logistic-regression',
+    '--cluster',
+    `redis://127.0.0.1:${port}`,
+    '--join-timeout',
+    '2',
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${port}/?: no answer within 2 s`),
+  );
+  assert.ok(Date.now() - started < 20_000);
+});
+
+test('Redis restarted (with AOF): the workers reconnect and a new fit runs within 30 s', async () => {
+  const aofDir = await mkdtemp(join(tmpdir(), 'distml-aof-'));
+  const persisted = ['--appendonly', 'yes', '--dir', aofDir];
+  let server = await startRedis(persisted);
+  const ns = ['--namespace', 'restart'];
+  const pair = [
+    await startWorker(server.url, ['--name', 'r1', ...ns]),
+    await startWorker(server.url, ['--name', 'r2', ...ns]),
+  ];
+  try {
+    await server.stop();
+    server = await startRedis(persisted, server.port);
+    const restarted = Date.now();
+    const r = await runCli([
+      'train',
+      data,
+      '--target',
+      'label',
+      '--model',
+      'logistic-regression',
+      '--cluster',
+      server.url,
+      ...ns,
+      '--min-workers',
+      '2',
+      '--join-timeout',
+      '30',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - restarted < 30_000);
+    assert.match(r.stderr, /2 workers, \d+ tasks/);
+  } finally {
+    await Promise.all(pair.map((w) => stopChild(w.child)));
+    await server.stop();
+    await rm(aofDir, { recursive: true, force: true });
+  }
+});

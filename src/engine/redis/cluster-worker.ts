@@ -67,6 +67,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   };
   const partitions = new Map<string, DesignMatrix>();
   let tasksSeen = 0;
+  let lateResults = 0;
 
   const process_ = async (job: Job): Promise<unknown> => {
     const refusal = checkTaskMessage(job.data, options.secret);
@@ -78,6 +79,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     const m = job.data as TaskMessage;
     tasksSeen++;
     const fault = faultAt(options.faults ?? [], tasksSeen);
+    if (fault !== undefined) log(`injected fault ${fault.kind} at task ${tasksSeen} (${job.id})`);
     if (fault?.kind === 'kill') process.kill(process.pid, 'SIGKILL');
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms ?? 0));
     const part = await loadPartition(redis, keys, partitions, m);
@@ -107,7 +109,17 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   worker.on('failed', (job, err) => {
     if (job) log(`task ${job.id} failed on this worker: ${err.message}`);
   });
-  worker.on('error', (err) => log(`queue error: ${err.message}`));
+  worker.on('lockRenewalFailed', (jobIds: string[]) =>
+    log(`lost the lock of task ${jobIds.join(', ')} (silent too long): another worker will run it`),
+  );
+  worker.on('error', (err) => {
+    // A worker that was silent past its lock (stopped, partitioned away) may finish a task that
+    // was already given to another: BullMQ refuses the completion, and the result is dropped.
+    if (/Missing lock|Lock mismatch|Missing key for job/.test(err.message)) {
+      lateResults++;
+      log(`late result discarded: ${err.message.split('.')[0]} (another worker took the task over)`);
+    } else log(`queue error: ${err.message}`);
+  });
   await worker.waitUntilReady();
   const stopHeartbeat = await startHeartbeat(redis, keys, info);
   log(`worker ${info.name} joined (${info.cores} cores)`);
@@ -119,7 +131,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         await worker.close();
         await stopHeartbeat();
         await redis.quit().catch(() => redis.disconnect());
-        log(`worker ${info.name} left after ${tasksSeen} tasks`);
+        log(`worker ${info.name} left after ${tasksSeen} tasks (${lateResults} late results discarded)`);
       })();
       return stopping;
     },

@@ -46,6 +46,11 @@ export interface RedisEngineOptions extends ClusterConnection {
   readonly taskTimeoutMs?: number;
   /** Attempts per task before the fit fails. @defaultValue 3 */
   readonly attempts?: number;
+  /**
+   * How long Redis may stay unreachable during a fit before the fit stops. ioredis reconnects with
+   * backoff meanwhile. @defaultValue 30000
+   */
+  readonly unreachableMs?: number;
   /** Where the engine reports what it waits for. */
   readonly log?: (line: string) => void;
 }
@@ -90,6 +95,9 @@ export class RedisEngine implements Engine {
   private bytesIn = 0;
   private readonly tasksByWorker: Record<string, number> = {};
   private closed = false;
+  /** Rejects when the run's data is gone from Redis or Redis stops answering; raced by every wait. */
+  private readonly lost: Promise<never>;
+  private watch: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: RedisEngineOptions,
@@ -99,6 +107,57 @@ export class RedisEngine implements Engine {
     readonly workers: number,
   ) {
     this.keys = new ClusterKeys(options.namespace);
+    this.lost = new Promise<never>((_, reject) => {
+      this.watch = this.watchRun(reject);
+    });
+    this.lost.catch(() => {});
+  }
+
+  /**
+   * Every second, checks that the run's sentinel key still exists. Its loss means Redis restarted
+   * without persistence, was flushed or evicted keys: the queued tasks and partitions are gone,
+   * and training on would start from nothing, so the fit stops and says how to resume.
+   */
+  private watchRun(reject: (err: Error) => void): NodeJS.Timeout {
+    let lastAnswer = Date.now();
+    let asking = false;
+    const limit = this.options.unreachableMs ?? 30_000;
+    const timer = setInterval(() => {
+      if (Date.now() - lastAnswer > limit) {
+        clearInterval(timer);
+        reject(
+          new DistmlError(
+            'KERNEL',
+            `Redis at ${redactUrl(this.options.url)} has not answered for ${Math.round(limit / 1000)} s`,
+            'check that redis-server runs and is reachable; with --checkpoint-dir, rerun with --resume',
+          ),
+        );
+        return;
+      }
+      if (asking) return;
+      asking = true;
+      this.redis
+        .exists(this.keys.sentinel(this.run))
+        .then((n) => {
+          lastAnswer = Date.now();
+          if (n === 0) {
+            clearInterval(timer);
+            reject(
+              new DistmlError(
+                'KERNEL',
+                `Redis lost the data of run ${this.run} (its sentinel key is gone: Redis restarted without persistence, was flushed, or evicted keys)`,
+                'rerun with --checkpoint-dir DIR --resume to continue from the last checkpoint; run Redis with appendonly yes and maxmemory-policy noeviction',
+              ),
+            );
+          }
+        })
+        .catch(() => {})
+        .finally(() => {
+          asking = false;
+        });
+    }, 1000);
+    timer.unref();
+    return timer;
   }
 
   /**
@@ -263,13 +322,21 @@ export class RedisEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const placement of [...this.placements.values()]) await this.release(placement);
-    await this.deleteRunKeys();
-    await this.events.close();
-    // Finished jobs of this run are kept a while for waitUntilFinished; remove them now.
-    await this.queue.clean(0, 100_000, 'completed').catch(() => []);
-    await this.queue.close();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    clearInterval(this.watch);
+    // Best effort, bounded: after a lost or unreachable Redis the cleanup cannot finish, and
+    // closing must not hang the process that reports the failure.
+    const cleanup = async () => {
+      for (const placement of [...this.placements.values()]) await this.release(placement);
+      await this.deleteRunKeys();
+      await this.events.close();
+      await this.queue.close();
+      await this.redis.quit();
+    };
+    await withTimeout(cleanup(), 5000, () => new Error('cleanup timed out')).catch(() => {
+      this.redis.disconnect();
+      void this.events.disconnect().catch(() => {});
+      void this.queue.disconnect().catch(() => {});
+    });
   }
 
   /** The run id, which names this fit's keys in Redis. */
@@ -311,11 +378,12 @@ export class RedisEngine implements Engine {
     });
     let answer: TaskReturn;
     try {
-      answer = (await job.waitUntilFinished(
-        this.events,
-        this.options.taskTimeoutMs ?? 600_000,
-      )) as TaskReturn;
+      answer = (await Promise.race([
+        job.waitUntilFinished(this.events, this.options.taskTimeoutMs ?? 600_000),
+        this.lost,
+      ])) as TaskReturn;
     } catch (err) {
+      if (err instanceof DistmlError) throw err;
       throw new TaskFailedError(
         `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
         "see the failing worker's log (distml worker prints every task it refuses or fails)",
