@@ -95,9 +95,13 @@ export class RedisEngine implements Engine {
   private bytesIn = 0;
   private readonly tasksByWorker: Record<string, number> = {};
   private closed = false;
-  /** Rejects when the run's data is gone from Redis or Redis stops answering; raced by every wait. */
-  private readonly lost: Promise<never>;
-  private watch: NodeJS.Timeout | undefined;
+  /** Why the run cannot go on (Redis lost its data or stopped answering), once that happened. */
+  private lostError: Error | undefined;
+  /** Rejecters of the tasks being waited for, so that a lost run or close() ends every wait. */
+  private readonly waiting = new Set<(err: Error) => void>();
+  private readonly watch: NodeJS.Timeout;
+  /** Settlers of the jobs waited for, by job id; the queue's events are dispatched to them. */
+  private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
 
   private constructor(
     private readonly options: RedisEngineOptions,
@@ -107,10 +111,17 @@ export class RedisEngine implements Engine {
     readonly workers: number,
   ) {
     this.keys = new ClusterKeys(options.namespace);
-    this.lost = new Promise<never>((_, reject) => {
-      this.watch = this.watchRun(reject);
+    events.on('completed', ({ jobId, returnvalue }) => {
+      const value: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
+      this.jobs.get(jobId)?.({ value: value as TaskReturn });
     });
-    this.lost.catch(() => {});
+    events.on('failed', ({ jobId, failedReason }) =>
+      this.jobs.get(jobId)?.({ error: new Error(failedReason) }),
+    );
+    this.watch = this.watchRun((err) => {
+      this.lostError = err;
+      for (const reject of [...this.waiting]) reject(err);
+    });
   }
 
   /**
@@ -323,6 +334,8 @@ export class RedisEngine implements Engine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watch);
+    const closing = new DistmlError('KERNEL', 'the engine was closed while a task was running');
+    for (const reject of [...this.waiting]) reject(closing);
     // Best effort, bounded: after a lost or unreachable Redis the cleanup cannot finish, and
     // closing must not hang the process that reports the failure.
     const cleanup = async () => {
@@ -367,7 +380,10 @@ export class RedisEngine implements Engine {
       { run: this.run, step, partition, jobId, kernel, placement: on.id, argsKey, resultLength },
       this.options.secret,
     );
-    const job = await this.queue.add(kernel, message, {
+    if (this.lostError !== undefined) throw this.lostError;
+    // Listen before adding, so a task that finishes at once is not missed.
+    const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
+    await this.queue.add(kernel, message, {
       jobId,
       attempts: this.options.attempts ?? 3,
       backoff: { type: 'exponential', delay: 200 },
@@ -378,10 +394,7 @@ export class RedisEngine implements Engine {
     });
     let answer: TaskReturn;
     try {
-      answer = (await Promise.race([
-        job.waitUntilFinished(this.events, this.options.taskTimeoutMs ?? 600_000),
-        this.lost,
-      ])) as TaskReturn;
+      answer = await finished;
     } catch (err) {
       if (err instanceof DistmlError) throw err;
       throw new TaskFailedError(
@@ -417,6 +430,27 @@ export class RedisEngine implements Engine {
     this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
     if (answer.attempt > 1) this.retries++;
     return result;
+  }
+
+  /**
+   * Resolves with what the worker returned when job `jobId` completes; rejects when it fails for
+   * good, after `ms`, when the run is lost, or when the engine closes. Every path clears its timer
+   * and its entry, so a failed fit leaves nothing that keeps the process alive.
+   */
+  private waitForJob(jobId: string, ms: number): Promise<TaskReturn> {
+    return new Promise<TaskReturn>((resolve, reject) => {
+      const settle = (outcome: { value: TaskReturn } | { error: Error }) => {
+        clearTimeout(timer);
+        this.jobs.delete(jobId);
+        this.waiting.delete(abandon);
+        if ('value' in outcome) resolve(outcome.value);
+        else reject(outcome.error);
+      };
+      const abandon = (error: Error) => settle({ error });
+      const timer = setTimeout(() => abandon(new Error(`no result within ${Math.round(ms / 1000)} s`)), ms);
+      this.jobs.set(jobId, settle);
+      this.waiting.add(abandon);
+    });
   }
 
   private async deleteRunKeys(): Promise<void> {
