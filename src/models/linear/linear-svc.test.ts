@@ -169,6 +169,17 @@ test('bad parameters are refused by name and value', () => {
     },
   );
   assert.throws(() => new LinearSvc({ maxIter: 2.5 }), /linear-svc parameter maxIter must be an integer/);
+  // Each loss has its own solver: the other solver's parameters are refused, not ignored.
+  assert.throws(() => new LinearSvc({ epochs: 5 }), /epochs does not apply to loss 'squared-hinge'/);
+  assert.throws(
+    () => new LinearSvc({ consistency: 'asp', staleness: 3 }),
+    /consistency, staleness do not apply to loss 'squared-hinge'/,
+  );
+  assert.throws(
+    () => new LinearSvc({ loss: 'hinge', tol: 1e-3 }),
+    /tol does not apply to loss 'hinge'.*set epochs/,
+  );
+  assert.equal(new LinearSvc({ loss: 'hinge', epochs: 3, consistency: 'ssp' }).params.epochs, 3);
   assert.deepEqual(
     { ...new LinearSvc().params },
     {

@@ -16,7 +16,7 @@
  * at a constant step, returning the mean of the second half of the iterates. Unlike liblinear, SGD
  * leaves the intercept unpenalised.
  */
-import { ConvergenceError, DistmlError } from '../../errors.ts';
+import { ConvergenceError, DistmlError, ParamError } from '../../errors.ts';
 import { minimizeLbfgs } from '../../optim/lbfgs.ts';
 import { f64Tensor, type Tensor } from '../../tensor.ts';
 import type {
@@ -112,6 +112,17 @@ export class LinearSvc implements Estimator<LinearSvcParams, FittedLinearSvc> {
   /** @throws ParamError when a parameter fails its declaration */
   constructor(params: RawParams = {}) {
     this.params = linearSvcParams.validate(NAME, params);
+    // Each loss has its own solver; a parameter of the other one would be silently ignored.
+    const unused = this.params.loss === 'hinge' ? ['maxIter', 'tol'] : ['epochs', 'consistency', 'staleness'];
+    const given = unused.filter((key) => params[key] !== undefined);
+    if (given.length > 0) {
+      throw new ParamError(
+        `${NAME}: ${given.join(', ')} ${given.length === 1 ? 'does' : 'do'} not apply to loss '${this.params.loss}'`,
+        this.params.loss === 'hinge'
+          ? "loss 'hinge' trains by SGD: set epochs instead"
+          : "epochs, consistency and staleness belong to loss 'hinge' (SGD); squared-hinge uses maxIter and tol",
+      );
+    }
   }
 
   async fit(data: TrainingData, ctx: FitContext): Promise<FittedLinearSvc> {
