@@ -29,6 +29,7 @@ import type {
 } from '../estimator.ts';
 import { defineParams, type ParamsOf, type RawParams } from '../params.ts';
 import { tensorData } from '../tensor-data.ts';
+import { classesFromScores, linearScores } from './linear-scores.ts';
 import { runSgd, type SgdParams } from './sgd.ts';
 import { SVC_LOSS_GRADIENT } from './svc.kernels.ts';
 
@@ -247,36 +248,11 @@ export class FittedLinearSvc implements FittedModel {
 
   /** Signed margins X·Wᵀ + b, row-major rows×r (binary: one column, positive means class 1). */
   decisionFunction(X: Float64Array, rows: number): Float64Array {
-    const d = this.features;
-    const r = this.intercept.length;
-    const out = new Float64Array(rows * r);
-    for (let i = 0; i < rows; i++) {
-      for (let c = 0; c < r; c++) {
-        let z = this.intercept[c]!;
-        const w = c * d;
-        const x = i * d;
-        for (let j = 0; j < d; j++) z += X[x + j]! * this.coef[w + j]!;
-        out[i * r + c] = z;
-      }
-    }
-    return out;
+    return linearScores(X, rows, this.coef, this.intercept, this.features);
   }
 
   predict(X: Float64Array, rows: number): Float64Array {
-    const k = this.classes;
-    const z = this.decisionFunction(X, rows);
-    const out = new Float64Array(rows);
-    if (k === 2) {
-      for (let i = 0; i < rows; i++) out[i] = z[i]! > 0 ? 1 : 0;
-      return out;
-    }
-    // Ties go to the lower class index, as numpy's argmax does in scikit-learn.
-    for (let i = 0; i < rows; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (z[i * k + c]! > z[i * k + best]!) best = c;
-      out[i] = best;
-    }
-    return out;
+    return classesFromScores(this.decisionFunction(X, rows), rows, this.classes);
   }
 
   tensors(): Record<string, Tensor> {
