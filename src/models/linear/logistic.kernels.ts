@@ -74,9 +74,12 @@ function binaryLossGradient(
     const yi = y[i]!;
     // Multiplying by exactly 1 when there are no weights keeps unweighted fits bit-identical.
     const wi = weights === undefined ? 1 : weights[yi]!;
-    // log(1 + e^z) − y·z, computed without overflow for large |z|.
-    loss += wi * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - yi * z);
-    const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+    // One exponential serves the loss and the probability: e = e^−|z| ∈ (0, 1] never overflows.
+    // log(1 + e^z) = max(z, 0) + log1p(e), and σ(z) = 1/(1 + e) or e/(1 + e) by the sign of z:
+    // the same operations as evaluating each side on its own, so the result is bit for bit the same.
+    const e = Math.exp(-Math.abs(z));
+    loss += wi * ((z > 0 ? z + Math.log1p(e) : Math.log1p(e)) - yi * z);
+    const p = z >= 0 ? 1 / (1 + e) : e / (1 + e);
     const residual = wi * (p - yi);
     for (let j = 0; j < d; j++) out[1 + j]! += residual * X[off + j]!;
     gb += residual;
