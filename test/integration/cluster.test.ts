@@ -337,3 +337,54 @@ test('Redis restarted (with AOF): the workers reconnect and a new fit runs withi
     await rm(aofDir, { recursive: true, force: true });
   }
 });
+
+test('a worker that joins mid-fit takes tasks at once, and the model is unchanged', async () => {
+  const ns = ['--namespace', 'elastic'];
+  const first = await startWorker(redis.url, [
+    '--name',
+    'first',
+    ...ns,
+    '--inject-fault',
+    'delay:worker=0,task=2,ms=1500',
+  ]);
+  workers.push(first);
+  const serial = await train('serial-elastic', ['--workers', '0']);
+  const fit = train('cluster-elastic', ['--cluster', redis.url, ...ns, '--min-workers', '1']);
+  await logged(first, /injected fault delay at task 2/);
+  workers.push(await startWorker(redis.url, ['--name', 'late', ...ns]));
+  const cluster = await fit;
+  assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
+  assert.equal(cluster.report.engine.workers, 1, 'one worker had joined when the fit began');
+  assert.ok(
+    (cluster.report.engine.tasksByWorker.late ?? 0) > 0,
+    JSON.stringify(cluster.report.engine.tasksByWorker),
+  );
+  assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
+});
+
+test('worker --threads 2 runs two supervised worker processes, replaces one that dies, and leaves on SIGTERM', async () => {
+  const ns = ['--namespace', 'threads'];
+  // Every slot carries the fault: each process kills itself at its 30th task, and is replaced.
+  const pool = await startWorker(redis.url, [
+    '--name',
+    'pool',
+    '--threads',
+    '2',
+    ...ns,
+    '--lock-ms',
+    '1500',
+    '--inject-fault',
+    'kill:worker=0,task=30',
+  ]);
+  workers.push(pool);
+  const serial = await train('serial-threads', ['--workers', '0']);
+  const cluster = await train('cluster-threads', ['--cluster', redis.url, ...ns, '--min-workers', '2']);
+  assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
+  assert.equal(cluster.report.engine.workers, 2);
+  assert.deepStrictEqual(Object.keys(cluster.report.engine.tasksByWorker).sort(), ['pool-1', 'pool-2']);
+  assert.match(pool.log(), /worker pool-\d died \(SIGKILL\); starting a replacement/);
+  pool.child.kill('SIGTERM');
+  assert.equal(await pool.exited, 0);
+  assert.match(pool.log(), /worker pool-1 left after/);
+  assert.match(pool.log(), /worker pool-2 left after/);
+});

@@ -12,11 +12,13 @@ import {
   clusterSecret,
 } from '../cluster-options.ts';
 import { collect, parsePositive } from '../options.ts';
+import { superviseWorkers, workerArgsWithout } from '../worker-supervisor.ts';
 
 interface WorkerOptions extends ClusterCliOptions {
   cluster: string;
   name?: string;
   lockMs?: number;
+  threads: number;
   injectFault: string[];
 }
 
@@ -30,6 +32,12 @@ export function workerCommand(): Command {
     )
     .option('--name <name>', 'name shown in the driver telemetry (default HOST-PID)')
     .option(
+      '--threads <n>',
+      'tasks run side by side: one worker process each, supervised and replaced if one dies',
+      parsePositive,
+      1,
+    )
+    .option(
       '--lock-ms <ms>',
       'a task whose worker is silent this long is given to another worker',
       parsePositive,
@@ -40,6 +48,16 @@ export function workerCommand(): Command {
     const faults = opts.injectFault.map(parseFault);
     const secret = clusterSecret(opts);
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    if (opts.threads > 1) {
+      const args = workerArgsWithout(process.argv.slice(3), ['--threads', '--name']);
+      process.exitCode = await superviseWorkers({
+        slots: opts.threads,
+        args,
+        log,
+        ...(opts.name === undefined ? {} : { name: opts.name }),
+      });
+      return;
+    }
     // Listen before joining, so a SIGTERM that arrives while the worker starts is not lost.
     const stopRequested = new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
