@@ -20,6 +20,8 @@ let redis: RedisServer;
 let dir: string;
 const workers: WorkerProcess[] = [];
 const data = dataset('breast_cancer.csv');
+/** `distml train` of a logistic regression on breast_cancer, before the options each test adds. */
+const TRAIN = ['train', data, '--target', 'label', '--model', 'logistic-regression'];
 
 before(async () => {
   redis = await startRedis();
@@ -45,21 +47,7 @@ interface Report {
 
 async function train(name: string, extra: readonly string[]): Promise<{ report: Report; stderr: string }> {
   const report = join(dir, `${name}.json`);
-  const r = await runCli([
-    'train',
-    data,
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
-    '--split',
-    'tail',
-    '--partitions',
-    '6',
-    '--report',
-    report,
-    ...extra,
-  ]);
+  const r = await runCli([...TRAIN, '--split', 'tail', '--partitions', '6', '--report', report, ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return { report: JSON.parse(await readFile(report, 'utf8')) as Report, stderr: r.stderr };
 }
@@ -114,17 +102,7 @@ test('with a cluster secret, unsigned and wrongly signed tasks are refused and c
   const ns = ['--namespace', 'signed'];
   const w = await startWorker(redis.url, ['--name', 'guard', ...ns], { DISTML_CLUSTER_SECRET: secret });
   workers.push(w);
-  const base = [
-    'train',
-    data,
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
-    '--cluster',
-    redis.url,
-    ...ns,
-  ];
+  const base = [...TRAIN, '--cluster', redis.url, ...ns];
   const unsigned = await runCli(base);
   assert.equal(unsigned.code, 1);
   assert.match(unsigned.stderr, /refused: unsigned/);
@@ -146,12 +124,7 @@ test('with a cluster secret, unsigned and wrongly signed tasks are refused and c
 
 test('too few workers within --join-timeout is a clear failure', async () => {
   const r = await runCli([
-    'train',
-    data,
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
+    ...TRAIN,
     '--cluster',
     redis.url,
     '--namespace',
@@ -170,12 +143,7 @@ test('a wrong Redis password fails clearly, and the password is redacted', async
   const guarded = await startRedis(['--requirepass', 'right-password-42']);
   try {
     const r = await runCli([
-      'train',
-      data,
-      '--target',
-      'label',
-      '--model',
-      'logistic-regression',
+      ...TRAIN,
       '--cluster',
       `redis://:wrong-password-17@127.0.0.1:${guarded.port}`,
       '--join-timeout',
@@ -194,20 +162,7 @@ test('SIGTERM: a worker leaves cleanly, exit 0, and deregisters', async () => {
   w.child.kill('SIGTERM');
   assert.equal(await w.exited, 0);
   assert.match(w.log(), /worker leaver left after 0 tasks/);
-  const r = await runCli([
-    'train',
-    data,
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
-    '--cluster',
-    redis.url,
-    '--namespace',
-    'leave',
-    '--join-timeout',
-    '1',
-  ]);
+  const r = await runCli([...TRAIN, '--cluster', redis.url, '--namespace', 'leave', '--join-timeout', '1']);
   assert.match(r.stderr, /only 0 of the 1 workers/);
 });
 
@@ -254,17 +209,7 @@ test('Redis losing the run mid-fit stops the fit with a clear error instead of t
     'delay:worker=0,task=3,ms=3000',
   ]);
   workers.push(slow);
-  const run = runCli([
-    'train',
-    data,
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
-    '--cluster',
-    redis.url,
-    ...ns,
-  ]);
+  const run = runCli([...TRAIN, '--cluster', redis.url, ...ns]);
   await logged(slow, /injected fault delay at task 3/);
   const { Redis } = await import('ioredis');
   const client = new Redis(redis.port, '127.0.0.1');
@@ -280,18 +225,7 @@ test('an unreachable Redis fails after the join timeout with a clear message', a
   const { freePort } = await import('../helpers/redis-server.ts');
   const port = await freePort();
   const started = Date.now();
-  const r = await runCli([
-    'train',
-    data,
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
-    '--cluster',
-    `redis://127.0.0.1:${port}`,
-    '--join-timeout',
-    '2',
-  ]);
+  const r = await runCli([...TRAIN, '--cluster', `redis://127.0.0.1:${port}`, '--join-timeout', '2']);
   assert.equal(r.code, 1);
   assert.match(
     r.stderr,
@@ -314,12 +248,7 @@ test('Redis restarted (with AOF): the workers reconnect and a new fit runs withi
     server = await startRedis(persisted, server.port);
     const restarted = Date.now();
     const r = await runCli([
-      'train',
-      data,
-      '--target',
-      'label',
-      '--model',
-      'logistic-regression',
+      ...TRAIN,
       '--cluster',
       server.url,
       ...ns,

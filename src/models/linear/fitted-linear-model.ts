@@ -6,6 +6,7 @@ import { DistmlError } from '../../errors.ts';
 import { f64Tensor, type Tensor } from '../../tensor.ts';
 import type { FitInfo, FittedModel } from '../estimator.ts';
 import { tensorData } from '../tensor-data.ts';
+import { linearScores } from './linear-scores.ts';
 
 /** A fitted linear regressor: y = X·coef + intercept. */
 export class FittedLinearModel<P> implements FittedModel {
@@ -24,16 +25,7 @@ export class FittedLinearModel<P> implements FittedModel {
   ) {}
 
   predict(X: Float64Array, rows: number): Float64Array {
-    const d = this.features;
-    const w = this.coef;
-    const out = new Float64Array(rows);
-    for (let i = 0; i < rows; i++) {
-      let s = this.intercept;
-      const off = i * d;
-      for (let j = 0; j < d; j++) s += X[off + j]! * w[j]!;
-      out[i] = s;
-    }
-    return out;
+    return linearScores(X, rows, this.coef, Float64Array.of(this.intercept), this.features);
   }
 
   tensors(): Record<string, Tensor> {

@@ -1,5 +1,5 @@
 /**
- * What every linear classifier does at predict time: scores X·Wᵀ + b, and the class of each row
+ * What every linear model does at predict time: scores X·Wᵀ + b, and for classifiers the class of each row
  * from them. One implementation, so logistic regression, the linear SVC and the SGD classifier
  * cannot drift apart in how they break ties or lay out their scores.
  */

@@ -15,6 +15,7 @@ import type {
 } from '../estimator.ts';
 import { defineParams, type ParamsOf, type RawParams } from '../params.ts';
 import { tensorData } from '../tensor-data.ts';
+import { linearScores } from './linear-scores.ts';
 import { checkSgdParams, runSgd, type SgdState, sgdParamDecls } from './sgd.ts';
 
 /** The declared parameters of the SGD regressor. */
@@ -117,16 +118,7 @@ export class FittedSgdRegressor implements FittedModel {
   }
 
   predict(X: Float64Array, rows: number): Float64Array {
-    const d = this.features;
-    const w = this.coef;
-    const out = new Float64Array(rows);
-    for (let i = 0; i < rows; i++) {
-      let s = this.intercept;
-      const off = i * d;
-      for (let j = 0; j < d; j++) s += X[off + j]! * w[j]!;
-      out[i] = s;
-    }
-    return out;
+    return linearScores(X, rows, this.coef, Float64Array.of(this.intercept), this.features);
   }
 
   tensors(): Record<string, Tensor> {
