@@ -317,3 +317,22 @@ test('worker --threads 2 runs two supervised worker processes, replaces one that
   assert.match(pool.log(), /worker pool-1 left after/);
   assert.match(pool.log(), /worker pool-2 left after/);
 });
+
+test('when every worker of a fit dies, the fit stops after --join-timeout instead of waiting for its tasks', async () => {
+  const ns = ['--namespace', 'orphan'];
+  const only = await startWorker(redis.url, [
+    '--name',
+    'only',
+    ...ns,
+    '--inject-fault',
+    'kill:worker=0,task=3',
+  ]);
+  workers.push(only);
+  const started = Date.now();
+  const r = await runCli([...TRAIN, '--cluster', redis.url, ...ns, '--join-timeout', '4']);
+  assert.equal(await only.exited, 'SIGKILL');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no worker has been alive for 4 s: every worker of this fit left or died/);
+  // The heartbeat outlives the worker by its 10 s TTL; then the fit stops within the timeout.
+  assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+});

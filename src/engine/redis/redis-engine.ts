@@ -28,7 +28,7 @@ import { afterDependencies, treeCombine } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
 import { type ClusterConnection, connect, redactUrl, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
-import { waitForWorkers } from './membership.ts';
+import { liveWorkers, waitForWorkers } from './membership.ts';
 import { makeTaskMessage } from './task-message.ts';
 import { decodeFloat64, encodeArgs, encodeFloat64 } from './tensor-codec.ts';
 
@@ -131,9 +131,23 @@ export class RedisEngine implements Engine {
    */
   private watchRun(reject: (err: Error) => void): NodeJS.Timeout {
     let lastAnswer = Date.now();
+    let lastWorker = Date.now();
     let asking = false;
+    let tick = 0;
     const limit = this.options.unreachableMs ?? 30_000;
+    const alone = this.options.joinTimeoutMs ?? 60_000;
     const timer = setInterval(() => {
+      if (Date.now() - lastWorker > alone) {
+        clearInterval(timer);
+        reject(
+          new DistmlError(
+            'KERNEL',
+            `no worker has been alive for ${Math.round(alone / 1000)} s: every worker of this fit left or died`,
+            'start workers with `distml worker --cluster URL`; with --checkpoint-dir, rerun with --resume',
+          ),
+        );
+        return;
+      }
       if (Date.now() - lastAnswer > limit) {
         clearInterval(timer);
         reject(
@@ -147,10 +161,13 @@ export class RedisEngine implements Engine {
       }
       if (asking) return;
       asking = true;
+      // Membership costs a SCAN, so it is checked every few seconds; the sentinel every second.
+      const checkWorkers = tick++ % 3 === 0;
       this.redis
         .exists(this.keys.sentinel(this.run))
-        .then((n) => {
+        .then(async (n) => {
           lastAnswer = Date.now();
+          if (checkWorkers && (await liveWorkers(this.redis, this.keys)).length > 0) lastWorker = Date.now();
           if (n === 0) {
             clearInterval(timer);
             reject(
