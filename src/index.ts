@@ -36,6 +36,7 @@ export {
   kernelNames,
   registerKernel,
 } from './engine/kernel-registry.ts';
+export type { RedisEngineOptions, RedisTelemetry } from './engine/redis/redis-engine.ts';
 export * from './errors.ts';
 export {
   decodeModelFile,
@@ -62,6 +63,7 @@ export { FittedLinearRegression, LinearRegression } from './models/linear/linear
 export { FittedLogisticRegression, LogisticRegression } from './models/linear/logistic-regression.ts';
 export { defineParams, ParamSpec, type ParamsOf, type RawParams } from './models/params.ts';
 export { getModel, modelDefinitions, modelNames } from './models/registry.ts';
+export { connectEngine, createEngine, type EngineChoice } from './pipeline/engines.ts';
 export type { ModelMeta } from './pipeline/model-meta.ts';
 export { type SplitFrameOptions, splitFrame } from './pipeline/split-frame.ts';
 export { type TrainOptions, train } from './pipeline/train.ts';

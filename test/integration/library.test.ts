@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  connectEngine,
   type FittedLinearRegression,
   InlineEngine,
   makeRegression,
@@ -146,4 +147,21 @@ test('bad parameters are refused by the constructor, before any data is touched'
     name: 'ParamError',
   });
   await assert.rejects(train(frame, { target: 'label', model: 'nope' }), { name: 'UnknownModelError' });
+});
+
+test('connectEngine gives the library worker threads, and the same model as the serial engine', async () => {
+  const frame = await readFrame(dataset('breast_cancer.csv'));
+  const { train: rows, test: held } = splitFrame(frame, { testFraction: 0.2, method: 'tail' });
+  // Small data stays on the calling thread unless the threshold says otherwise.
+  const threads = await connectEngine({ workers: 2, local: { smallDataElements: 0 } });
+  try {
+    const options = { target: 'label', model: 'logistic-regression', partitions: 2 } as const;
+    const onThreads = await train(rows, { ...options, engine: threads });
+    const serial = await train(rows, options);
+    assert.equal(threads.telemetry().kind, 'local');
+    assert.ok(threads.telemetry().tasks > 0);
+    assert.deepStrictEqual(onThreads.evaluate(held), serial.evaluate(held));
+  } finally {
+    await threads.close();
+  }
 });
