@@ -5,7 +5,7 @@ import type { Engine } from '../engine/engine.ts';
 import { InlineEngine } from '../engine/inline-engine.ts';
 import type { FaultSpec } from '../engine/local/faults.ts';
 import { LocalEngine, type LocalEngineOptions } from '../engine/local/local-engine.ts';
-import { RedisEngine, type RedisEngineOptions } from '../engine/redis/redis-engine.ts';
+import type { RedisEngineOptions } from '../engine/redis/redis-engine.ts';
 
 /** Options of {@link createEngine}. */
 export interface EngineChoice {
@@ -43,6 +43,10 @@ export function createEngine(choice: EngineChoice = {}): Engine {
  * and enough workers have joined; otherwise the same as {@link createEngine}.
  */
 export async function connectEngine(choice: EngineChoice = {}): Promise<Engine> {
-  if (choice.cluster !== undefined) return RedisEngine.connect(choice.cluster);
+  if (choice.cluster !== undefined) {
+    // Loaded on demand: bullmq and ioredis cost ~0.2 s of start-up that local runs should not pay.
+    const { RedisEngine } = await import('../engine/redis/redis-engine.ts');
+    return RedisEngine.connect(choice.cluster);
+  }
   return createEngine(choice);
 }

@@ -4,7 +4,6 @@
  */
 import { Command } from 'commander';
 import { parseFault } from '../../engine/local/faults.ts';
-import { startClusterWorker } from '../../engine/redis/cluster-worker.ts';
 import {
   addClusterOptions,
   type ClusterCliOptions,
@@ -64,6 +63,8 @@ export function workerCommand(): Command {
       process.once('SIGINT', () => resolve());
     });
     if (secret === undefined) log('no cluster secret: task messages are not verified (see docs/cluster.md)');
+    // Loaded on demand, so that other commands do not pay for bullmq and ioredis at start-up.
+    const { startClusterWorker } = await import('../../engine/redis/cluster-worker.ts');
     const worker = await startClusterWorker({
       ...clusterConnection(opts.cluster, opts),
       namespace: opts.namespace,
