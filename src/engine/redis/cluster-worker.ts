@@ -48,6 +48,8 @@ export interface ClusterWorker {
 
 /** Partitions kept in memory; older ones are dropped (and reloaded from Redis if asked again). */
 const PARTITION_CACHE = 64;
+/** Broadcast values kept in memory. */
+const BROADCAST_CACHE = 16;
 
 /** Joins the cluster and serves tasks until {@link ClusterWorker.stop}. */
 export async function startClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorker> {
@@ -66,6 +68,10 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     startedAt: new Date().toISOString(),
   };
   const partitions = new Map<string, DesignMatrix>();
+  // Arguments and broadcasts never change under their key (a key names one step or one value), so
+  // the tasks of one pass that land here share a single read of each.
+  const argsCache = new Map<string, KernelArgs>();
+  const broadcasts = new Map<string, Float64Array>();
   let tasksSeen = 0;
   let lateResults = 0;
 
@@ -83,8 +89,8 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (fault?.kind === 'kill') process.kill(process.pid, 'SIGKILL');
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms ?? 0));
     const part = await loadPartition(redis, keys, partitions, m);
-    const args = await loadArgs(redis, m);
-    const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args);
+    const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(redis, m), 4);
+    const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args, broadcasts);
     const out = new Float64Array(m.resultLength);
     const started = performance.now();
     if (fault?.kind === 'throw')
@@ -166,9 +172,7 @@ async function loadPartition(
     X: block.subarray(2, 2 + rows * cols),
     y: block.subarray(2 + rows * cols),
   };
-  if (cache.size >= PARTITION_CACHE) cache.delete(cache.keys().next().value as string);
-  cache.set(key, part);
-  return part;
+  return remember(cache, key, part, PARTITION_CACHE);
 }
 
 async function loadArgs(redis: Redis, m: TaskMessage): Promise<KernelArgs> {
@@ -182,12 +186,22 @@ async function resolveClusterBroadcasts(
   keys: ClusterKeys,
   run: string,
   args: KernelArgs,
+  cache: Map<string, Float64Array>,
 ): Promise<KernelArgs> {
-  const values = new Map<string, Float64Array>();
   for (const value of Object.values(args)) {
     if (typeof value !== 'object' || value instanceof Float64Array) continue;
-    const bytes = await redis.getBuffer(keys.broadcast(run, value.broadcast));
-    if (bytes !== null) values.set(value.broadcast, decodeFloat64(bytes, `broadcast ${value.broadcast}`));
+    const key = keys.broadcast(run, value.broadcast);
+    if (cache.has(key)) continue;
+    const bytes = await redis.getBuffer(key);
+    if (bytes !== null)
+      remember(cache, key, decodeFloat64(bytes, `broadcast ${value.broadcast}`), BROADCAST_CACHE);
   }
-  return resolveBroadcasts(args, (id) => values.get(id));
+  return resolveBroadcasts(args, (id) => cache.get(keys.broadcast(run, id)));
+}
+
+/** Stores `value` under `key`, dropping the oldest entry beyond `limit`; returns `value`. */
+function remember<T>(cache: Map<string, T>, key: string, value: T, limit: number): T {
+  if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
+  cache.set(key, value);
+  return value;
 }

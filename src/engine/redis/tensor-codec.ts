@@ -12,10 +12,12 @@ const packr = new Packr({ moreTypes: true, useRecords: false });
 /** Largest binary value the cluster reads (Redis's own limit is 512 MiB). */
 export const MAX_VALUE_BYTES = 512 * 2 ** 20;
 
+/** Whether typed arrays are little-endian here, as the wire format is (checked once). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** The bytes of `v`, without a copy. */
 export function encodeFloat64(v: Float64Array): Buffer {
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
-    throw new Error('big-endian hosts are not supported');
+  if (!LITTLE_ENDIAN) throw new Error('big-endian hosts are not supported');
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
