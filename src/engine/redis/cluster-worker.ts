@@ -105,7 +105,10 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
             partitions,
             keys.partition(m.run, m.placement, m.partition),
             m.lineage,
-            (key, p) => remember(partitions, key, p, PARTITION_CACHE),
+            (key, p) => {
+              log(`read partition ${m.partition} of ${m.placement} from its source: ${p.rows} rows`);
+              return remember(partitions, key, p, PARTITION_CACHE);
+            },
           );
     const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(redis, m), 4);
     const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args, broadcasts);
