@@ -8,7 +8,7 @@ import { cannotRead, DistmlError } from '../errors.ts';
 
 /** Random access to the bytes of one file. */
 export interface ByteSource {
-  /** The path or URL, as the user gave it (a URL's password is never kept in it). */
+  /** The path or URL, for messages (a URL without its user name and password). */
   readonly location: string;
   /** The file's size in bytes. */
   size(): Promise<number>;
@@ -78,11 +78,23 @@ class FileSource implements ByteSource {
 
 class HttpSource implements ByteSource {
   private known: number | undefined;
-  constructor(readonly location: string) {}
+  readonly location: string;
+  private readonly url: string;
+  private readonly auth: Record<string, string> = {};
+  constructor(url: string) {
+    this.location = redactedUrl(url);
+    // fetch refuses URLs with credentials: they become a Basic Authorization header instead.
+    const u = new URL(url);
+    if (u.username !== '' || u.password !== '') {
+      const pair = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+      this.auth = { authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
+    }
+    this.url = this.location;
+  }
 
   async size(): Promise<number> {
     if (this.known !== undefined) return this.known;
-    const response = await this.fetch({ method: 'HEAD' });
+    const response = await this.fetch({ method: 'HEAD', headers: this.auth });
     if (!response.ok) throw this.failed(`HEAD answered ${response.status} ${response.statusText}`);
     const length = Number(response.headers.get('content-length'));
     if (!Number.isSafeInteger(length) || length < 0) {
@@ -98,7 +110,7 @@ class HttpSource implements ByteSource {
   async read(start: number, end: number): Promise<Buffer> {
     const last = Math.min(end, await this.size()) - 1;
     if (last < start) return Buffer.alloc(0);
-    const response = await this.fetch({ headers: { Range: `bytes=${start}-${last}` } });
+    const response = await this.fetch({ headers: { ...this.auth, Range: `bytes=${start}-${last}` } });
     if (response.status !== 206) {
       await response.body?.cancel();
       throw this.failed(
@@ -115,14 +127,14 @@ class HttpSource implements ByteSource {
 
   private async fetch(init: RequestInit): Promise<Response> {
     try {
-      return await fetch(this.location, { ...init, redirect: 'follow' });
+      return await fetch(this.url, { ...init, redirect: 'follow' });
     } catch (err) {
       throw this.failed((err as Error).message, 'check the URL and that the server is reachable from here');
     }
   }
 
   private failed(why: string, hint?: string): DistmlError {
-    return new DistmlError('FILE_IO', `cannot read ${redactedUrl(this.location)}: ${why}`, hint);
+    return new DistmlError('FILE_IO', `cannot read ${this.location}: ${why}`, hint);
   }
 }
 

@@ -57,6 +57,18 @@ test('a server that ignores Range is a clear error', async () => {
   );
 });
 
+test('credentials in a URL become an Authorization header and never appear in messages', async () => {
+  const want = (await readCsv(join(DATA, 'iris.csv'))).toRecords();
+  const url = server.url.replace('http://', 'http://user:secret@');
+  assert.deepEqual(await rowsOfSplits(`${url}/private/iris.csv`, 2), want);
+  const wrong = server.url.replace('http://', 'http://user:wrong@');
+  await assert.rejects(planSource(`${wrong}/private/iris.csv`, { partitions: 2 }), (err: Error) => {
+    assert.match(err.message, /cannot read http:\/\/127\.0\.0\.1:\d+\/private\/iris\.csv: HEAD answered 401/);
+    assert.doesNotMatch(err.message, /wrong|user/);
+    return true;
+  });
+});
+
 test('only CSV/TSV and Parquet can be split', () => {
   assert.equal(splittableFormat('a/b.tsv'), 'csv');
   assert.equal(splittableFormat('https://host/x.parquet?sig=1'), 'parquet');

@@ -80,7 +80,7 @@ export function splittableFormat(location: string): 'csv' | 'parquet' {
 export async function planSource(location: string, options: SourceOptions): Promise<SourcePlan> {
   const format = splittableFormat(location);
   const source = openByteSource(location);
-  if (format === 'parquet') return planParquet(source, options.partitions);
+  if (format === 'parquet') return planParquet(location, source, options.partitions);
   const path = isUrl(location) ? new URL(location).pathname : location;
   const delimiter = options.delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ',');
   const layout = await csvLayout(source, delimiter, options.categorical ?? []);
@@ -120,11 +120,11 @@ export async function readSplit(split: SourceSplit): Promise<Frame> {
   return decodeParquetRows(redactedUrl(split.location), file, metadata, split.rowStart, split.rowEnd);
 }
 
-async function planParquet(source: ByteSource, partitions: number): Promise<SourcePlan> {
+async function planParquet(location: string, source: ByteSource, partitions: number): Promise<SourcePlan> {
   const { file, metadata } = await parquetFooter(source);
   const { decodeParquetRows } = await import('./parquet.ts');
   // The columns and kinds as the reader maps them: decoding no rows reads only the footer.
-  const empty = await decodeParquetRows(redactedUrl(source.location), file, metadata, 0, 0);
+  const empty = await decodeParquetRows(source.location, file, metadata, 0, 0);
   const total = Number(metadata.num_rows);
   // Each row group goes to the partition its first row falls in: partitions hold whole groups, in
   // file order, and about equal numbers of rows (some are empty when groups are fewer).
@@ -143,11 +143,11 @@ async function planParquet(source: ByteSource, partitions: number): Promise<Sour
   for (let p = 0; p < partitions; p++) {
     while (g < owners.length && owners[g] === p) g++;
     const end = g < starts.length ? starts[g]! : total;
-    splits.push({ format: 'parquet', location: source.location, size, rowStart: at, rowEnd: end });
+    splits.push({ format: 'parquet', location, size, rowStart: at, rowEnd: end });
     at = end;
   }
   return {
-    location: source.location,
+    location,
     format: 'parquet',
     columns: empty.columns.map((c) => ({ name: c.name, kind: c.kind })),
     splits,
@@ -173,7 +173,7 @@ async function parquetFooter(source: ByteSource): Promise<{
   } catch (err) {
     if (err instanceof Error && 'code' in err) throw err;
     throw new DataFormatError(
-      `${redactedUrl(source.location)}: not a readable Parquet file: ${(err as Error).message}`,
+      `${source.location}: not a readable Parquet file: ${(err as Error).message}`,
       'check that the file is Parquet and was copied completely',
       { cause: err },
     );

@@ -5,11 +5,13 @@
  * rows its profile just read) and encodes it with that plan: the partition the kernels run on.
  * Every worker process imports this module (`distml worker` does).
  */
+
+import { redactedUrl } from '../data/byte-source.ts';
 import type { DesignMatrix } from '../data/design-matrix.ts';
-import type { Frame } from '../data/frame.ts';
+import { type Column, columnLength, type Frame, MISSING_CODE } from '../data/frame.ts';
 import { readSplit, type SourceSplit } from '../data/source.ts';
 import { type Plain, registerSourceHandlers } from '../engine/source-tasks.ts';
-import { ColumnNotFoundError, DistmlError } from '../errors.ts';
+import { ColumnNotFoundError, DistmlError, TargetError } from '../errors.ts';
 import { encodeLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
 import { applyPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
 import {
@@ -48,9 +50,10 @@ const PROFILED_KEEP = 8;
 
 /** A split in words, for messages: the file and where the split starts. */
 export function describeSplit(split: SourceSplit): string {
+  const where = redactedUrl(split.location);
   return split.format === 'csv'
-    ? `${split.location} (bytes ${split.start}-${split.end})`
-    : `${split.location} (rows ${split.rowStart}-${split.rowEnd})`;
+    ? `${where} (bytes ${split.start}-${split.end})`
+    : `${where} (rows ${split.rowStart}-${split.rowEnd})`;
 }
 
 async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
@@ -60,6 +63,7 @@ async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
   const summary = inSplit(split, () => {
     const target = targetOf(frame, spec.target, split);
     if (spec.task === 'regression') regressionTarget(target);
+    else checkLabelsPresent(target);
     const result: SplitProfile = {
       rows: frame.rows,
       features: summarizeFeatures(frame.drop([spec.target])),
@@ -91,10 +95,25 @@ async function build(splitData: Plain, specData: Plain): Promise<DesignMatrix> {
   });
 }
 
+/** Missing class labels fail here, where the row is known, rather than after the merge. */
+function checkLabelsPresent(column: Column): void {
+  const n = columnLength(column);
+  for (let i = 0; i < n; i++) {
+    const missing =
+      column.kind === 'number' ? Number.isNaN(column.values[i]!) : column.codes[i] === MISSING_CODE;
+    if (missing) {
+      throw new TargetError(
+        `target column '${column.name}' has a missing value in data row ${i + 1}`,
+        'fill or drop those rows',
+      );
+    }
+  }
+}
+
 function targetOf(frame: Frame, target: string, split: SourceSplit) {
   if (!frame.has(target)) {
     throw new ColumnNotFoundError(
-      `${split.location} has no column '${target}'`,
+      `${redactedUrl(split.location)} has no column '${target}'`,
       `columns: ${frame.names.join(', ')}`,
     );
   }
@@ -106,7 +125,7 @@ function inSplit<T>(split: SourceSplit, f: () => T): T {
   try {
     return f();
   } catch (err) {
-    if (err instanceof DistmlError && !err.message.includes(split.location)) {
+    if (err instanceof DistmlError && !err.message.includes(redactedUrl(split.location))) {
       throw new DistmlError(
         err.code,
         `${describeSplit(split)}: ${err.message} (rows counted from the start of this split)`,

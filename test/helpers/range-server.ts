@@ -2,7 +2,7 @@
  * A small static file server on 127.0.0.1 for the tests of data read from URLs: it answers HEAD
  * with Content-Length and GET with `Range: bytes=a-b` as 206 Partial Content, like nginx or S3.
  * Paths under /no-range/ ignore Range and send the whole file with 200, like a server without
- * range support.
+ * range support. Paths under /private/ need Basic authorization `user:secret`.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -23,7 +23,13 @@ export async function startRangeServer(root: string): Promise<RangeServer> {
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const noRange = path.startsWith('/no-range/');
-    const file = join(root, noRange ? path.slice('/no-range'.length) : path);
+    const locked = path.startsWith('/private/');
+    if (locked && req.headers.authorization !== `Basic ${Buffer.from('user:secret').toString('base64')}`) {
+      res.writeHead(401);
+      res.end();
+      return;
+    }
+    const file = join(root, noRange || locked ? path.slice(path.indexOf('/', 1)) : path);
     readFile(file)
       .then((bytes) => {
         const range = noRange ? null : /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');

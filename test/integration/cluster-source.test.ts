@@ -14,6 +14,8 @@ import { after, before, test } from 'node:test';
 import { readCsv } from '../../src/data/csv-reader.ts';
 import { writeParquet } from '../../src/data/parquet.ts';
 import { readModelFile } from '../../src/io/model-file.ts';
+import { connectEngine } from '../../src/pipeline/engines.ts';
+import { trainFromSource } from '../../src/pipeline/train-source.ts';
 import { dataset, ROOT, runCli } from '../helpers/cli.ts';
 import { type RangeServer, startRangeServer } from '../helpers/range-server.ts';
 import {
@@ -112,6 +114,23 @@ test('from a shared path: the serial model, and no row written to Redis', async 
   assert.ok(engine.bytesOut < 20_000, `bytesOut ${engine.bytesOut}`);
   assert.match(shared.stdout, /5000 rows, 7 columns, read by the workers/);
   assert.match(shared.stdout, /distml evaluate MODEL DATA/);
+});
+
+test('the library: trainFromSource on a cluster engine gives the CLI model, bit for bit', async () => {
+  const engine = await connectEngine({ cluster: { url: redis.url, namespace: 'src', minWorkers: 3 } });
+  try {
+    const { model, rows, columns } = await trainFromSource(LOANS, {
+      target: 'defaulted',
+      model: 'logistic-regression',
+      engine,
+      partitions: 5,
+    });
+    assert.deepEqual([rows, columns], [5000, 7]);
+    const t = model.fitted.tensors();
+    assert.deepStrictEqual([...t.coef!.data, ...t.intercept!.data], sharedCoef);
+  } finally {
+    await engine.close();
+  }
 });
 
 test('from an http URL with Range support: the same model', async () => {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import { redactedUrl } from '../../data/byte-source.ts';
 import type { Frame } from '../../data/frame.ts';
 import { splittableFormat } from '../../data/source.ts';
 import { SPLIT_METHODS, type SplitMethod } from '../../data/split.ts';
@@ -350,6 +351,8 @@ async function trainShared(
   ctx: { definition: ModelDefinition; params: RawParams; engine: Engine; progress: Progress },
 ): Promise<void> {
   const { definition, engine, progress } = ctx;
+  // A URL's user name and password stay out of the model file, the report and the output.
+  const shown = redactedUrl(dataPath);
   const checkpoints =
     opts.checkpointDir === undefined
       ? undefined
@@ -366,7 +369,7 @@ async function trainShared(
       'name the directory the earlier run saved its checkpoints in',
     );
   }
-  progress.start(`fitting ${definition.name} on ${dataPath}, read by the workers`);
+  progress.start(`fitting ${definition.name} on ${shown}, read by the workers`);
   const fitStarted = performance.now();
   const { model, rows, columns } = await trainFromSource(dataPath, {
     target: opts.target,
@@ -383,7 +386,7 @@ async function trainShared(
         p.iteration / p.maxIterations,
         `iter ${p.iteration}/${p.maxIterations} loss=${p.loss.toPrecision(6)} ${engineStatus(engine)}`.trimEnd(),
       ),
-    training: { data: dataPath, sharedData: true, testFraction: 0, seed: opts.seed },
+    training: { data: shown, sharedData: true, testFraction: 0, seed: opts.seed },
   });
   const fitSeconds = (performance.now() - fitStarted) / 1000;
   const info = model.meta.fit;
@@ -404,7 +407,7 @@ async function trainShared(
       task: definition.task,
       params: model.params,
       data: {
-        path: dataPath,
+        path: shown,
         sharedData: true,
         rows,
         columns,
@@ -426,7 +429,7 @@ async function trainShared(
   }
   const table: Array<[string, string | number]> = [
     ['model', definition.name],
-    ['data', `${dataPath} (${rows} rows, ${columns} columns, read by the workers)`],
+    ['data', `${shown} (${rows} rows, ${columns} columns, read by the workers)`],
     ['scores', 'none: the rows stay on the workers; score a saved model with `distml evaluate MODEL DATA`'],
     ['fit time', `${fitSeconds.toFixed(3)}s`],
   ];
