@@ -24,6 +24,7 @@ export { type ParquetCodec, type ParquetWriteOptions, readParquet, writeParquet 
 export * from './data/partition.ts';
 export { Rng } from './data/random.ts';
 export { type DataFormat, formatOf, type ReadOptions, readFrame } from './data/read.ts';
+export { planSource, readSplit, type SourceColumn, type SourceSplit } from './data/source.ts';
 export * from './data/split.ts';
 export { writeFrame } from './data/write.ts';
 // Engine
@@ -67,6 +68,7 @@ export { connectEngine, createEngine, type EngineChoice } from './pipeline/engin
 export type { ModelMeta } from './pipeline/model-meta.ts';
 export { type SplitFrameOptions, splitFrame } from './pipeline/split-frame.ts';
 export { type TrainOptions, train } from './pipeline/train.ts';
+export { type SourceTraining, type SourceTrainOptions, trainFromSource } from './pipeline/train-source.ts';
 export { type Predictions, predictionsToFrame, type Scores, TrainedModel } from './pipeline/trained-model.ts';
 export * from './preprocess/labels.ts';
 // Preprocessing, metrics, pipeline, model files

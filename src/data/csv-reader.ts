@@ -26,6 +26,14 @@ export interface CsvReadOptions {
   maxRecordBytes?: number;
   /** Called after every chunk with the bytes read so far and the file size. */
   onProgress?: (bytesRead: number, totalBytes: number) => void;
+  /**
+   * Column kinds are decided beforehand (`categorical` lists the categorical ones): a numeric
+   * column that meets text is an error naming the column, instead of becoming categorical. Readers
+   * of one part of a file use this, so that every part reads each column the same way.
+   */
+  strictKinds?: boolean;
+  /** A header with no data rows gives an empty frame instead of an error. */
+  allowEmpty?: boolean;
 }
 
 const LF = 10;
@@ -81,11 +89,29 @@ export function parseCsv(text: string, name = '<text>', options: CsvReadOptions 
   return parser.finish();
 }
 
+/**
+ * Parses CSV bytes held in memory: bytes [0, length) of `bytes`, where `bytes[length]` must exist
+ * and hold 0 (the number scanner's sentinel). `name` stands for the file in error messages.
+ */
+export function parseCsvBytes(
+  bytes: Buffer,
+  length: number,
+  name: string,
+  options: CsvReadOptions = {},
+): Frame {
+  if (bytes[length] !== 0) throw new RangeError('parseCsvBytes needs a 0 byte after the text');
+  const parser = new CsvParser(name, options, length);
+  parser.parse(bytes, length, true);
+  return parser.finish();
+}
+
 /** The incremental parser behind {@link readCsv}: feed it buffers, it consumes whole records. */
 class CsvParser {
   readonly maxRecordBytes: number;
   private readonly delimiter: number;
   private readonly categorical: ReadonlySet<string>;
+  private readonly strictKinds: boolean;
+  private readonly allowEmpty: boolean;
   private header: string[] | null = null;
   private table: TableBuilder | null = null;
   private rows = 0;
@@ -108,6 +134,8 @@ class CsvParser {
     }
     this.delimiter = delimiter.charCodeAt(0);
     this.categorical = new Set(options.categorical ?? []);
+    this.strictKinds = options.strictKinds ?? false;
+    this.allowEmpty = options.allowEmpty ?? false;
     this.maxRecordBytes = options.maxRecordBytes ?? 64 * MiB;
   }
 
@@ -267,7 +295,7 @@ class CsvParser {
         'a CSV file needs a header row and at least one data row',
       );
     }
-    if (this.rows === 0) {
+    if (this.rows === 0 && !this.allowEmpty) {
       throw new EmptyDataError(
         `${this.file} has a header but no data rows`,
         'add rows, or check the file path',
@@ -341,6 +369,12 @@ class CsvParser {
     if (!Number.isNaN(v)) {
       table.values[j]![row] = v;
       return;
+    }
+    if (this.strictKinds) {
+      throw new DataValueError(
+        `${this.file}:${line}:${column}: column '${table.names[j]}' holds text '${text}', but it read as numeric in the sample of the file's first rows`,
+        `pass --categorical ${table.names[j]} to read it as a category`,
+      );
     }
     table.promote(j, row);
     table.codes[j]![row] = table.codeOf(j, text);

@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import {
+  type AsyncBuffer,
   type ColumnData,
   type DecodedArray,
   type FileMetaData,
@@ -30,6 +31,11 @@ export type ParquetCodec = 'UNCOMPRESSED' | 'SNAPPY' | 'GZIP' | 'BROTLI';
 export interface ParquetWriteOptions {
   /** Page compression. @defaultValue `'SNAPPY'` */
   codec?: ParquetCodec;
+  /**
+   * Rows per row group: the unit in which cluster workers split a file they read themselves.
+   * @defaultValue hyparquet-writer's: 1,000 rows in the first group, 100,000 in each later one
+   */
+  rowGroupSize?: number;
 }
 
 /** hyparquet-writer compresses snappy itself; node's zlib supplies the other two. */
@@ -70,14 +76,35 @@ export async function readParquet(path: string): Promise<Frame> {
       { cause: err },
     );
   }
+  return decodeParquetRows(path, file, metadata, 0, Number(metadata.num_rows));
+}
+
+/**
+ * Decodes rows [rowStart, rowEnd) of a Parquet file into a frame. `file` may be the whole file
+ * in memory or an {@link AsyncBuffer} that reads byte ranges on demand (a cluster worker reading
+ * its row groups from shared storage or a URL). An empty row range gives an empty frame.
+ */
+export async function decodeParquetRows(
+  path: string,
+  file: ArrayBuffer | AsyncBuffer,
+  metadata: FileMetaData,
+  rowStart: number,
+  rowEnd: number,
+): Promise<Frame> {
   const fields = topLevelFields(path, metadata);
   if (metadata.num_rows > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new DataFormatError(`${path}: footer claims ${metadata.num_rows} rows`);
   }
-  const rows = Number(metadata.num_rows);
-  if (rows === 0 || fields.length === 0) {
+  const total = Number(metadata.num_rows);
+  if (fields.length === 0 || total === 0) {
     throw new EmptyDataError(`${path} has no data rows`, 'write at least one row and one column');
   }
+  const rows = rowEnd - rowStart;
+  if (rows === 0)
+    return frameOf(
+      path,
+      fields.map((f) => emptyColumn(f)),
+    );
 
   // Chunks are only collected here: a throw inside hyparquet's callback would go unhandled.
   const chunks = new Map<string, ColumnData[]>(fields.map((f) => [f.name, []]));
@@ -86,6 +113,8 @@ export async function readParquet(path: string): Promise<Frame> {
       file,
       metadata,
       compressors,
+      rowStart,
+      rowEnd,
       onChunk: (chunk) => chunks.get(chunk.columnName)?.push(chunk),
     });
   } catch (err) {
@@ -95,21 +124,45 @@ export async function readParquet(path: string): Promise<Frame> {
   }
 
   const columns: Column[] = fields.map((f) => {
-    // Row groups may finish in any order; sorting keeps category levels in row order.
-    const parts = chunks.get(f.name)!.sort((a, b) => a.rowStart - b.rowStart);
+    // Row groups may finish in any order; sorting keeps category levels in row order. Chunks may
+    // reach outside the requested rows (whole pages): only the requested rows are kept.
+    const parts = chunks
+      .get(f.name)!
+      .sort((a, b) => a.rowStart - b.rowStart)
+      .map((p) => clip(p, rowStart, rowEnd))
+      .filter((p) => p.rowEnd > p.rowStart);
     let covered = 0;
     for (const p of parts) {
-      if (p.rowStart !== covered) break;
-      covered = p.rowEnd;
+      if (p.rowStart > covered) break;
+      covered = Math.max(covered, p.rowEnd);
     }
     if (covered !== rows) {
       throw new DataFormatError(
-        `${path}: column '${f.name}' decodes to ${covered} rows, the footer says ${rows}`,
+        `${path}: column '${f.name}' decodes to ${covered} of rows ${rowStart}-${rowEnd}, the footer says ${rows}`,
       );
     }
     return f.kind === 'number' ? numbersOf(path, f.name, parts, rows) : categoriesOf(f.name, parts, rows);
   });
   return frameOf(path, columns);
+}
+
+/** `chunk` restricted to rows [start, end), with row numbers relative to `start`. */
+function clip(chunk: ColumnData, start: number, end: number): ColumnData {
+  const from = Math.max(chunk.rowStart, start);
+  const to = Math.min(chunk.rowEnd, end);
+  if (from === chunk.rowStart && to === chunk.rowEnd && start === 0) return chunk;
+  return {
+    ...chunk,
+    columnData: chunk.columnData.slice(from - chunk.rowStart, Math.max(from, to) - chunk.rowStart),
+    rowStart: from - start,
+    rowEnd: Math.max(from, to) - start,
+  };
+}
+
+function emptyColumn(f: ParquetField): Column {
+  return f.kind === 'number'
+    ? numericColumn(f.name, new Float64Array(0))
+    : categoricalColumn(f.name, new Int32Array(0), []);
 }
 
 /**
@@ -130,6 +183,7 @@ export async function writeParquet(
     columnData,
     codec: options.codec ?? 'SNAPPY',
     compressors: WRITE_COMPRESSORS,
+    ...(options.rowGroupSize === undefined ? {} : { rowGroupSize: options.rowGroupSize }),
   });
   await writeFileAtomic(path, new Uint8Array(buffer));
 }

@@ -2,14 +2,14 @@
  * Training from a raw frame: picks the model by name, learns the preprocessing and the labels from
  * the training rows, places the encoded matrix on an engine and fits.
  */
-import type { Frame } from '../data/frame.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { Frame, Schema } from '../data/frame.ts';
+import type { DistributedMatrix, Engine } from '../engine/engine.ts';
 import { InlineEngine } from '../engine/inline-engine.ts';
-import type { Checkpointer, FitProgress } from '../models/estimator.ts';
+import type { Checkpointer, Estimator, FitProgress, ModelDefinition } from '../models/estimator.ts';
 import type { RawParams } from '../models/params.ts';
 import { getModel } from '../models/registry.ts';
 import { encodeLabels, fitLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
-import { applyPlan, fitPlan } from '../preprocess/preprocessor.ts';
+import { applyPlan, fitPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
 import type { ModelMeta } from './model-meta.ts';
 import { appendWeightColumn, readSampleWeights } from './sample-weight.ts';
 import { TrainedModel } from './trained-model.ts';
@@ -76,36 +76,68 @@ export async function train(frame: Frame, options: TrainOptions): Promise<Traine
       { rows, cols: weights === undefined ? cols : cols + 1, X, y: yPlaced },
       { partitions: options.partitions ?? engine.workers },
     );
-    try {
-      const fitted = await estimator.fit(
-        {
-          matrix,
-          classes,
-          featureNames: plan.outputNames,
-          ...(weights === undefined ? {} : { weighted: true }),
-        },
-        {
-          engine,
-          seed: options.seed ?? 42,
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
-        },
-      );
-      const meta: ModelMeta = {
-        task: definition.task,
-        target: options.target,
-        ...(labels === undefined ? {} : { labels }),
-        schema: features.schema,
-        preprocessing: plan,
-        shape: { features: cols, classes },
-        fit: fitted.info,
-        ...(options.training === undefined ? {} : { training: options.training }),
-      };
-      return new TrainedModel(definition.name, estimator.params, meta, fitted);
-    } finally {
-      await engine.release(matrix);
-    }
+    return await fitPlaced(matrix, {
+      definition,
+      estimator,
+      engine,
+      options,
+      plan,
+      schema: features.schema,
+      ...(labels === undefined ? {} : { labels }),
+      classes,
+      weighted: weights !== undefined,
+    });
   } finally {
     if (options.engine === undefined) await engine.close();
+  }
+}
+
+/** What {@link fitPlaced} needs besides the placed matrix. */
+export interface PlacedFit {
+  readonly definition: ModelDefinition;
+  readonly estimator: Estimator<Readonly<Record<string, unknown>>>;
+  readonly engine: Engine;
+  readonly options: TrainOptions;
+  readonly plan: PreprocessPlan;
+  readonly schema: Schema;
+  readonly labels?: LabelEncoding;
+  readonly classes: number;
+  readonly weighted: boolean;
+}
+
+/**
+ * Fits on a placed matrix, releases it, and wraps the result with its metadata: the part of
+ * training shared by frames placed from the driver and partitions workers read themselves.
+ */
+export async function fitPlaced(matrix: DistributedMatrix, f: PlacedFit): Promise<TrainedModel> {
+  const { options, plan } = f;
+  try {
+    const fitted = await f.estimator.fit(
+      {
+        matrix,
+        classes: f.classes,
+        featureNames: plan.outputNames,
+        ...(f.weighted ? { weighted: true } : {}),
+      },
+      {
+        engine: f.engine,
+        seed: options.seed ?? 42,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
+      },
+    );
+    const meta: ModelMeta = {
+      task: f.definition.task,
+      target: options.target,
+      ...(f.labels === undefined ? {} : { labels: f.labels }),
+      schema: f.schema,
+      preprocessing: plan,
+      shape: { features: plan.outputNames.length, classes: f.classes },
+      fit: fitted.info,
+      ...(options.training === undefined ? {} : { training: options.training }),
+    };
+    return new TrainedModel(f.definition.name, f.estimator.params, meta, fitted);
+  } finally {
+    await f.engine.release(matrix);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { type Column, MISSING_CODE } from '../data/frame.ts';
 import { TargetError } from '../errors.ts';
+import { classesFromSummary, summarizeLabels } from './summaries.ts';
 
 /** The classes a classifier learned, in index order. */
 export interface LabelEncoding {
@@ -22,22 +23,7 @@ export function fitLabels(column: Column): LabelEncoding {
       'fill or drop those rows',
     );
   }
-  let encoding: LabelEncoding;
-  if (column.kind === 'number') {
-    const distinct = [...new Set(column.values)].sort((a, b) => a - b);
-    encoding = { kind: 'number', classes: distinct.map(String) };
-  } else {
-    const used = new Set<number>(column.codes);
-    const classes = column.levels.filter((_, i) => used.has(i)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    encoding = { kind: 'string', classes };
-  }
-  if (encoding.classes.length < 2) {
-    throw new TargetError(
-      `target column '${column.name}' has only one class ('${encoding.classes[0]}') in the training rows`,
-      'a classifier needs at least two classes; check the target column and the split',
-    );
-  }
-  return encoding;
+  return classesFromSummary(summarizeLabels(column));
 }
 
 /**

@@ -13,6 +13,7 @@
 import { type Column, type Frame, MISSING_CODE } from '../data/frame.ts';
 import { DataValueError, DistmlError } from '../errors.ts';
 import type { InputNeeds } from '../models/estimator.ts';
+import { planFromSummaries, summarizeFeatures } from './summaries.ts';
 
 /** How one numeric column is encoded. */
 export interface NumericStep {
@@ -56,92 +57,12 @@ export interface Transformed {
   readonly unseen: Readonly<Record<string, number>>;
 }
 
-/** Learns a plan from the training rows of `features` (every column of it is a feature). */
+/**
+ * Learns a plan from the training rows of `features` (every column of it is a feature): the plan
+ * of their summaries, so that plans learned from partition summaries on workers agree with it.
+ */
 export function fitPlan(features: Frame, needs: InputNeeds): PreprocessPlan {
-  const steps: FeatureStep[] = [];
-  const outputNames: string[] = [];
-  for (const column of features.columns) {
-    if (column.kind === 'number') {
-      const step = fitNumeric(column.name, column.values, needs.standardize);
-      steps.push(step);
-      outputNames.push(column.name);
-    } else {
-      const step = fitCategorical(column, needs.dropFirstLevel);
-      steps.push(step);
-      for (let l = step.dropFirst ? 1 : 0; l < step.levels.length; l++)
-        outputNames.push(`${column.name}=${step.levels[l]}`);
-    }
-  }
-  if (outputNames.length === 0) {
-    throw new DataValueError(
-      'no feature columns left to train on',
-      'the data needs at least one column besides the target',
-    );
-  }
-  return { steps, outputNames };
-}
-
-function fitNumeric(name: string, values: Float64Array, standardize: boolean): NumericStep {
-  let sum = 0;
-  let count = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!Number.isNaN(v)) {
-      sum += v;
-      count++;
-    }
-  }
-  if (count === 0) {
-    throw new DataValueError(
-      `feature column '${name}' has no values in the training rows`,
-      'drop the column or fill it',
-    );
-  }
-  const mean = sum / count;
-  if (!Number.isFinite(mean)) {
-    throw new DataValueError(
-      `feature column '${name}' holds an infinite value`,
-      'replace it with a finite number, or leave it empty to mark it missing',
-    );
-  }
-  if (!standardize) return { kind: 'number', name, fill: mean, center: 0, scale: 1 };
-  let ss = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (!Number.isNaN(v)) ss += (v - mean) * (v - mean);
-  }
-  // Filled entries sit at the mean: they add nothing to the sum of squares but count in n.
-  const std = Math.sqrt(ss / values.length);
-  return {
-    kind: 'number',
-    name,
-    fill: mean,
-    center: mean,
-    scale: std > 1e-12 * Math.max(1, Math.abs(mean)) ? std : 1,
-  };
-}
-
-function fitCategorical(column: Extract<Column, { kind: 'category' }>, dropFirst: boolean): CategoricalStep {
-  const counts = new Float64Array(column.levels.length);
-  for (let i = 0; i < column.codes.length; i++) {
-    const c = column.codes[i]!;
-    if (c !== MISSING_CODE) counts[c]!++;
-  }
-  const present = column.levels.filter((_, l) => counts[l]! > 0);
-  if (present.length === 0) {
-    throw new DataValueError(`feature column '${column.name}' has no values in the training rows`);
-  }
-  const levels = [...present].sort();
-  let fill = levels[0]!;
-  let best = -1;
-  for (const level of levels) {
-    const n = counts[column.levels.indexOf(level)]!;
-    if (n > best) {
-      best = n;
-      fill = level;
-    }
-  }
-  return { kind: 'category', name: column.name, levels, fill, dropFirst };
+  return planFromSummaries(summarizeFeatures(features), needs);
 }
 
 /**

@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import { redactedUrl } from '../../data/byte-source.ts';
 import type { Frame } from '../../data/frame.ts';
+import { splittableFormat } from '../../data/source.ts';
 import { SPLIT_METHODS, type SplitMethod } from '../../data/split.ts';
 import { CheckpointStore } from '../../engine/checkpoint.ts';
 import type { Engine } from '../../engine/engine.ts';
@@ -15,13 +17,14 @@ import { parseFault } from '../../engine/local/faults.ts';
 import type { LocalTelemetry } from '../../engine/local/local-engine.ts';
 import type { RedisTelemetry } from '../../engine/redis/redis-engine.ts';
 import { ColumnNotFoundError, UsageError } from '../../errors.ts';
-import type { Checkpointer } from '../../models/estimator.ts';
+import type { Checkpointer, ModelDefinition } from '../../models/estimator.ts';
 import type { RawParams } from '../../models/params.ts';
 import { getModel } from '../../models/registry.ts';
 import { connectEngine } from '../../pipeline/engines.ts';
 import { readSampleWeights } from '../../pipeline/sample-weight.ts';
 import { splitFrame } from '../../pipeline/split-frame.ts';
 import { train } from '../../pipeline/train.ts';
+import { trainFromSource } from '../../pipeline/train-source.ts';
 import { VERSION } from '../../version.ts';
 import {
   addClusterOptions,
@@ -57,6 +60,7 @@ interface TrainOptions extends ClusterCliOptions {
   quiet?: boolean;
   minWorkers: number;
   joinTimeout: number;
+  sharedData?: boolean;
 }
 
 /** The `train` subcommand. */
@@ -107,6 +111,10 @@ export function trainCommand(): Command {
       '--cluster <url>',
       'train on `distml worker` processes through this Redis (redis://HOST:PORT) instead of threads',
     )
+    .option(
+      '--shared-data',
+      'with --cluster: workers read their own partitions of DATA (a path every worker sees, or an http(s) URL); CSV/TSV or Parquet, needs --test-fraction 0',
+    )
     .option('--min-workers <n>', 'with --cluster: workers to wait for before training', parsePositive, 1)
     .option('--join-timeout <s>', 'with --cluster: seconds to wait for --min-workers', parsePositive, 60)
     .option('--save <file>', 'write the trained model to this file')
@@ -150,6 +158,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
       `--split stratified needs a classifier; ${definition.name} is a ${definition.task} model`,
     );
   }
+  if (opts.sharedData) checkSharedData(dataPath, opts);
   const progress = new Progress({ quiet: opts.quiet ?? false });
   // The worker threads start now, while the data loads.
   const faults = opts.injectFault.map(parseFault);
@@ -172,10 +181,17 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     ...(opts.maxHeapMb === undefined ? {} : { maxHeapMb: opts.maxHeapMb }),
     // Threads pay for themselves only on data large enough to leave the main thread: a file under
     // 1 MiB cannot reach the engine's 100,000-element threshold (every field takes ≥ 2 bytes).
-    local: { startEagerly: ((await stat(dataPath).catch(() => undefined))?.size ?? 0) >= 1024 * 1024 },
+    local: {
+      startEagerly:
+        !opts.sharedData && ((await stat(dataPath).catch(() => undefined))?.size ?? 0) >= 1024 * 1024,
+    },
   });
 
   try {
+    if (opts.sharedData) {
+      await trainShared(dataPath, opts, { definition, params, engine, progress });
+      return;
+    }
     const loadStarted = performance.now();
     const frame = await loadFrame(dataPath, opts, progress);
     const loadSeconds = (performance.now() - loadStarted) / 1000;
@@ -303,6 +319,130 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     // Also on failure: live worker threads would keep the process from exiting.
     await engine.close();
   }
+}
+
+/** Usage errors of --shared-data, found before connecting. */
+function checkSharedData(dataPath: string, opts: TrainOptions): void {
+  if (opts.cluster === undefined) {
+    throw new UsageError(
+      '--shared-data needs --cluster URL',
+      'workers of a cluster read their own partitions; on one machine, drop --shared-data',
+    );
+  }
+  if (opts.testFraction !== 0) {
+    throw new UsageError(
+      `--shared-data needs --test-fraction 0 (got ${opts.testFraction}): held-out rows would have to be read by the driver`,
+      'train on every row with --test-fraction 0 --save MODEL, then score held-out data with `distml evaluate MODEL TEST`',
+    );
+  }
+  if (opts.sampleWeight !== undefined) {
+    throw new UsageError('--sample-weight is not supported with --shared-data yet', 'drop one of them');
+  }
+  splittableFormat(dataPath);
+}
+
+/**
+ * `train --cluster URL --shared-data`: the workers read and encode their own partitions; the
+ * driver never holds rows, so it reports no scores (they would need the rows).
+ */
+async function trainShared(
+  dataPath: string,
+  opts: TrainOptions,
+  ctx: { definition: ModelDefinition; params: RawParams; engine: Engine; progress: Progress },
+): Promise<void> {
+  const { definition, engine, progress } = ctx;
+  // A URL's user name and password stay out of the model file, the report and the output.
+  const shown = redactedUrl(dataPath);
+  const checkpoints =
+    opts.checkpointDir === undefined
+      ? undefined
+      : checkpointer(
+          opts.checkpointDir,
+          opts.checkpointEvery,
+          opts.resume === true,
+          runIdentity(dataPath, opts, ctx.params),
+          progress,
+        );
+  if (opts.resume && checkpoints === undefined) {
+    throw new UsageError(
+      '--resume needs --checkpoint-dir',
+      'name the directory the earlier run saved its checkpoints in',
+    );
+  }
+  progress.start(`fitting ${definition.name} on ${shown}, read by the workers`);
+  const fitStarted = performance.now();
+  const { model, rows, columns } = await trainFromSource(dataPath, {
+    target: opts.target,
+    model: definition.name,
+    params: ctx.params,
+    engine,
+    seed: opts.seed,
+    ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
+    ...(opts.delimiter === undefined ? {} : { delimiter: opts.delimiter }),
+    ...(opts.categorical === undefined ? {} : { categorical: splitList(opts.categorical) }),
+    ...(checkpoints === undefined ? {} : { checkpoints }),
+    onProgress: (p) =>
+      progress.update(
+        p.iteration / p.maxIterations,
+        `iter ${p.iteration}/${p.maxIterations} loss=${p.loss.toPrecision(6)} ${engineStatus(engine)}`.trimEnd(),
+      ),
+    training: { data: shown, sharedData: true, testFraction: 0, seed: opts.seed },
+  });
+  const fitSeconds = (performance.now() - fitStarted) / 1000;
+  const info = model.meta.fit;
+  progress.done(
+    info.iterations === undefined
+      ? 'done'
+      : `${info.iterations} iteration(s)${info.converged ? ', converged' : ''}`,
+  );
+  for (const w of info.warnings ?? []) progress.warn(w);
+  if (info.resumedFrom !== undefined)
+    progress.note(`resumed from the checkpoint of iteration ${info.resumedFrom}`);
+  const telemetry = engine.telemetry();
+  progress.note(`engine: ${engineSummary(telemetry)}`);
+  if (opts.save !== undefined) await model.save(opts.save);
+  if (opts.report !== undefined) {
+    await writeJsonReport(opts.report, {
+      model: definition.name,
+      task: definition.task,
+      params: model.params,
+      data: {
+        path: shown,
+        sharedData: true,
+        rows,
+        columns,
+        features: model.meta.preprocessing.outputNames.length,
+        trainRows: rows,
+        testRows: 0,
+        testFraction: 0,
+      },
+      metrics: {},
+      metricsOn: 'none',
+      fit: info,
+      timings: { fitSeconds },
+      engine: telemetry,
+      seed: opts.seed,
+      ...(opts.save === undefined ? {} : { savedTo: opts.save }),
+      distml: VERSION,
+      node: process.version,
+    });
+  }
+  const table: Array<[string, string | number]> = [
+    ['model', definition.name],
+    ['data', `${shown} (${rows} rows, ${columns} columns, read by the workers)`],
+    ['scores', 'none: the rows stay on the workers; score a saved model with `distml evaluate MODEL DATA`'],
+    ['fit time', `${fitSeconds.toFixed(3)}s`],
+  ];
+  if (opts.save !== undefined) table.push(['saved', opts.save]);
+  if (opts.report !== undefined) table.push(['report', opts.report]);
+  process.stdout.write(formatTable(table));
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function checkTarget(frame: Frame, target: string): void {

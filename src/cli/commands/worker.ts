@@ -65,6 +65,8 @@ export function workerCommand(): Command {
     if (secret === undefined) log('no cluster secret: task messages are not verified (see docs/cluster.md)');
     // Loaded on demand, so that other commands do not pay for bullmq and ioredis at start-up.
     const { startClusterWorker } = await import('../../engine/redis/cluster-worker.ts');
+    // Registers the handlers with which workers read partitions from a shared source.
+    await import('../../pipeline/source-tasks.ts');
     const worker = await startClusterWorker({
       ...clusterConnection(opts.cluster, opts),
       namespace: opts.namespace,

@@ -23,6 +23,10 @@ export class ClusterKeys {
   args(run: string, step: number): string {
     return `${this.namespace}:run:${run}:args:${step}`;
   }
+  /** Msgpack spec (preprocessing plan) of partitions workers read from a source. */
+  spec(run: string, placement: string): string {
+    return `${this.namespace}:run:${run}:spec:${placement}`;
+  }
   /** Binary float64 value shared by `broadcast`. */
   broadcast(run: string, id: string): string {
     return `${this.namespace}:run:${run}:bcast:${id}`;

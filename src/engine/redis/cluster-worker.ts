@@ -17,6 +17,7 @@ import { type FaultSpec, faultAt } from '../local/faults.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { startHeartbeat, type WorkerInfo } from './membership.ts';
+import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
 import { checkTaskMessage, type TaskMessage } from './task-message.ts';
 import { decodeArgs, decodeFloat64, encodeFloat64 } from './tensor-codec.ts';
 
@@ -46,7 +47,10 @@ export interface ClusterWorker {
   stop(): Promise<void>;
 }
 
-/** Partitions kept in memory; older ones are dropped (and reloaded from Redis if asked again). */
+/**
+ * Partitions kept in memory; older ones are dropped (and reloaded from Redis, or rebuilt from
+ * their source, if asked again).
+ */
 const PARTITION_CACHE = 64;
 /** Broadcast values kept in memory. */
 const BROADCAST_CACHE = 16;
@@ -72,6 +76,8 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   // the tasks of one pass that land here share a single read of each.
   const argsCache = new Map<string, KernelArgs>();
   const broadcasts = new Map<string, Float64Array>();
+  // Specs (preprocessing plans) of partitions this worker reads from a data source.
+  const specs = new SpecCache();
   let tasksSeen = 0;
   let lateResults = 0;
 
@@ -88,7 +94,22 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (fault !== undefined) log(`injected fault ${fault.kind} at task ${tasksSeen} (${job.id})`);
     if (fault?.kind === 'kill') process.kill(process.pid, 'SIGKILL');
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms ?? 0));
-    const part = await loadPartition(redis, keys, partitions, m);
+    if (m.lineage !== undefined && m.kernel === PROFILE_TASK)
+      return runProfileTask(redis, keys, specs, { ...m, lineage: m.lineage }, info.name, job.attemptsStarted);
+    const part =
+      m.lineage === undefined
+        ? await loadPartition(redis, keys, partitions, m)
+        : await sourcePartition(
+            redis,
+            specs,
+            partitions,
+            keys.partition(m.run, m.placement, m.partition),
+            m.lineage,
+            (key, p) => {
+              log(`read partition ${m.partition} of ${m.placement} from its source: ${p.rows} rows`);
+              return remember(partitions, key, p, PARTITION_CACHE);
+            },
+          );
     const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(redis, m), 4);
     const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args, broadcasts);
     const out = new Float64Array(m.resultLength);

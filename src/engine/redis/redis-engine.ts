@@ -5,9 +5,10 @@
  * binary Redis values that the tasks name. Results of a pass are combined on the driver in the
  * same fixed tree order as every other engine, so a model trained here equals the serial one.
  *
- * Current limits, stated in docs/cluster.md: partitions are written to Redis by the driver (the
- * workers do not yet load their own byte ranges from shared storage), and parameter-server
- * training (`runLoop`, the SGD models) is refused with a clear error.
+ * Partitions are either written to Redis by the driver (`distribute`) or read by the workers
+ * from a shared source (`placeSources`, see source-partitions.ts), in which case no row passes
+ * through the driver. Current limit, stated in docs/cluster.md: parameter-server training
+ * (`runLoop`, the SGD models) is refused with a clear error.
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
@@ -26,10 +27,18 @@ import type {
 } from '../engine.ts';
 import { afterDependencies, treeCombine } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
+import type { Plain, SourceLineage } from '../source-tasks.ts';
 import { type ClusterConnection, connect, redactUrl, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { liveWorkers, waitForWorkers } from './membership.ts';
-import { makeTaskMessage } from './task-message.ts';
+import {
+  messageLineage,
+  type PlacedLineage,
+  profileSources,
+  type SourceDriver,
+  storeLineage,
+} from './source-partitions.ts';
+import { makeTaskMessage, type TaskMessage } from './task-message.ts';
 import { decodeFloat64, encodeArgs, encodeFloat64 } from './tensor-codec.ts';
 
 /** Options of {@link RedisEngine.connect}. */
@@ -87,6 +96,8 @@ export class RedisEngine implements Engine {
   private nextPlacement = 0;
   private nextTask = 1;
   private readonly placements = new Map<string, DistributedMatrix>();
+  /** Lineage of the placements whose workers read their partitions from a source. */
+  private readonly lineages = new Map<string, PlacedLineage>();
   private tasks = 0;
   private passes = 0;
   private kernelSeconds = 0;
@@ -261,6 +272,22 @@ export class RedisEngine implements Engine {
     return placement;
   }
 
+  /** Summarises every split on the workers (see source-partitions.ts). */
+  async profileSources(lineage: SourceLineage): Promise<Plain[]> {
+    this.checkOpen();
+    return profileSources(this.sourceDriver(), lineage);
+  }
+
+  /** Places partitions the workers read from the source themselves: no rows go through Redis. */
+  async placeSources(lineage: SourceLineage, rows: number, cols: number): Promise<DistributedMatrix> {
+    this.checkOpen();
+    const id = `p${this.nextPlacement++}`;
+    this.lineages.set(id, await storeLineage(this.sourceDriver(), id, lineage));
+    const placement: DistributedMatrix = { id, rows, cols, partitions: lineage.splits.length };
+    this.placements.set(id, placement);
+    return placement;
+  }
+
   async treeReduce(kernelName: string, on: DistributedMatrix, args: KernelArgs): Promise<Float64Array> {
     this.checkOpen();
     this.placementOf(on);
@@ -328,6 +355,8 @@ export class RedisEngine implements Engine {
 
   async release(on: DistributedMatrix): Promise<void> {
     if (!this.placements.delete(on.id)) return;
+    const placed = this.lineages.get(on.id);
+    if (this.lineages.delete(on.id)) await this.redis.del(placed!.specKey);
     const keys = Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p));
     if (keys.length > 0) await this.redis.del(...keys);
   }
@@ -393,32 +422,21 @@ export class RedisEngine implements Engine {
     priority: number,
   ): Promise<Float64Array> {
     const jobId = `${this.run}-${step}-${partition}`;
-    const message = makeTaskMessage(
-      { run: this.run, step, partition, jobId, kernel, placement: on.id, argsKey, resultLength },
-      this.options.secret,
+    const placed = this.lineages.get(on.id);
+    const answer = await this.queueTask(
+      {
+        run: this.run,
+        step,
+        partition,
+        jobId,
+        kernel,
+        placement: on.id,
+        argsKey,
+        resultLength,
+        ...(placed === undefined ? {} : { lineage: messageLineage(placed, partition) }),
+      },
+      priority,
     );
-    if (this.lostError !== undefined) throw this.lostError;
-    // Listen before adding, so a task that finishes at once is not missed.
-    const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
-    await this.queue.add(kernel, message, {
-      jobId,
-      attempts: this.options.attempts ?? 3,
-      backoff: { type: 'exponential', delay: 200 },
-      // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
-      ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
-      removeOnComplete: { age: 600 },
-      removeOnFail: { age: 3600 },
-    });
-    let answer: TaskReturn;
-    try {
-      answer = await finished;
-    } catch (err) {
-      if (err instanceof DistmlError) throw err;
-      throw new TaskFailedError(
-        `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
-        "see the failing worker's log (distml worker prints every task it refuses or fails)",
-      );
-    }
     const bytes = await this.redis.getBuffer(answer.resultKey);
     if (bytes === null) {
       throw new TaskFailedError(
@@ -447,6 +465,56 @@ export class RedisEngine implements Engine {
     this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
     if (answer.attempt > 1) this.retries++;
     return result;
+  }
+
+  /** Queues one task message and waits for what its worker returns. */
+  private async queueTask(
+    fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
+    priority = 0,
+  ): Promise<TaskReturn> {
+    const { jobId, kernel, partition, step } = fields;
+    const message = makeTaskMessage(fields, this.options.secret);
+    if (this.lostError !== undefined) throw this.lostError;
+    // Listen before adding, so a task that finishes at once is not missed.
+    const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
+    await this.queue.add(kernel, message, {
+      jobId,
+      attempts: this.options.attempts ?? 3,
+      backoff: { type: 'exponential', delay: 200 },
+      // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+      ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+      removeOnComplete: { age: 600 },
+      removeOnFail: { age: 3600 },
+    });
+    try {
+      return await finished;
+    } catch (err) {
+      if (err instanceof DistmlError) throw err;
+      throw new TaskFailedError(
+        `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
+        "see the failing worker's log (distml worker prints every task it refuses or fails)",
+      );
+    }
+  }
+
+  /** What source-partitions.ts needs from this engine. */
+  private sourceDriver(): SourceDriver {
+    return {
+      redis: this.redis,
+      keys: this.keys,
+      run: this.run,
+      nextStep: () => ++this.step,
+      queue: (fields) => this.queueTask(fields),
+      account: (out, inn, answer) => {
+        this.bytesOut += out;
+        this.bytesIn += inn;
+        if (answer === undefined) return;
+        this.tasks++;
+        this.kernelSeconds += answer.runSeconds;
+        this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
+        if (answer.attempt > 1) this.retries++;
+      },
+    };
   }
 
   /**

@@ -6,9 +6,20 @@
  * its job id (which the signature covers) is unique to the run, step and partition.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Plain } from '../source-tasks.ts';
 
 /** Version of the message layout; a worker refuses other versions. */
 export const TASK_MESSAGE_VERSION = 1;
+
+/**
+ * The lineage of a partition its workers read from a source: which handlers read it, what to read
+ * (the split, plain data) and the Redis key of the spec (the preprocessing plan).
+ */
+export interface MessageLineage {
+  readonly handlers: string;
+  readonly split: Plain;
+  readonly specKey: string;
+}
 
 /** A task as it travels through the queue. */
 export interface TaskMessage {
@@ -22,6 +33,8 @@ export interface TaskMessage {
   /** Key of the msgpack-encoded kernel arguments. */
   readonly argsKey: string;
   readonly resultLength: number;
+  /** Present when the partition is read from a source rather than stored in Redis. */
+  readonly lineage?: MessageLineage;
   readonly nonce: string;
   /** HMAC-SHA256 (hex) of every other field, or absent without a cluster secret. */
   readonly sig?: string;
@@ -31,7 +44,10 @@ export interface TaskMessage {
 export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malformed';
 
 function canonical(m: Omit<TaskMessage, 'sig'>): string {
+  // The lineage is signed too: a forged one could make a worker read any file it can reach.
+  const lineage = m.lineage === undefined ? [] : [m.lineage];
   return JSON.stringify([
+    ...lineage,
     m.v,
     m.run,
     m.step,
@@ -72,7 +88,8 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
     typeof m.nonce !== 'string' ||
     !Number.isSafeInteger(m.step) ||
     !Number.isSafeInteger(m.partition) ||
-    !Number.isSafeInteger(m.resultLength)
+    !Number.isSafeInteger(m.resultLength) ||
+    (m.lineage !== undefined && !isLineage(m.lineage))
   ) {
     return 'malformed';
   }
@@ -84,4 +101,10 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
   const given = Buffer.from(m.sig, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad-signature';
   return undefined;
+}
+
+function isLineage(l: unknown): l is MessageLineage {
+  if (typeof l !== 'object' || l === null) return false;
+  const x = l as Partial<MessageLineage>;
+  return typeof x.handlers === 'string' && typeof x.specKey === 'string' && x.split !== undefined;
 }

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { memorySource } from './byte-source.ts';
+import { byteRanges, csvLayout, readCsvRange } from './csv-range.ts';
+import { parseCsv } from './csv-reader.ts';
+
+const ROWS = [
+  'x,region,y',
+  '1.5,west,0',
+  '2,"central, metro",1',
+  ',east,0',
+  '-3e2,west,1',
+  '7,,1',
+  '0.25,"say ""hi""",0',
+  '12,east,1',
+];
+
+/** Every row of `text` read range by range, in range order. */
+async function rowsByRanges(text: string, ranges: ReadonlyArray<[number, number]>) {
+  const source = memorySource(Buffer.from(text));
+  const layout = await csvLayout(source, ',');
+  const out: Record<string, unknown>[] = [];
+  for (const [a, b] of ranges) out.push(...(await readCsvRange(source, layout, a, b)).toRecords());
+  return out;
+}
+
+const variants: Record<string, string> = {
+  'LF, trailing newline': `${ROWS.join('\n')}\n`,
+  'LF, no trailing newline': ROWS.join('\n'),
+  'CRLF, trailing newline': `${ROWS.join('\r\n')}\r\n`,
+  'CRLF, no trailing newline': ROWS.join('\r\n'),
+  'blank lines and a BOM': `\ufeff${ROWS.slice(0, 4).join('\n')}\n\n${ROWS.slice(4).join('\n')}\n\n`,
+};
+
+for (const [name, text] of Object.entries(variants)) {
+  test(`CSV byte ranges give every row once, in order (${name})`, async () => {
+    const want = parseCsv(text).toRecords();
+    const size = Buffer.byteLength(text);
+    // P = 1..13 equal ranges: small files give empty ranges and ranges inside the header.
+    for (let p = 1; p <= 13; p++)
+      assert.deepEqual(await rowsByRanges(text, byteRanges(size, p)), want, `P=${p}`);
+    // A cut at every byte: on \n, between \r and \n, inside the header, inside quotes.
+    for (let cut = 0; cut <= size; cut++) {
+      assert.deepEqual(
+        await rowsByRanges(text, [
+          [0, cut],
+          [cut, size],
+        ]),
+        want,
+        `cut at ${cut}`,
+      );
+    }
+  });
+}
+
+test('an empty range and a header-only file give no rows', async () => {
+  const text = 'a,b\n1,2\n';
+  assert.deepEqual(await rowsByRanges(text, [[2, 3]]), []);
+  assert.deepEqual(await rowsByRanges('a,b\n', byteRanges(4, 3)), []);
+});
+
+test('the layout takes kinds from the head sample and honours --categorical', async () => {
+  const source = memorySource(Buffer.from(`${ROWS.join('\n')}\n`));
+  const layout = await csvLayout(source, ',', ['y']);
+  assert.deepEqual(layout.columns, [
+    { name: 'x', kind: 'number' },
+    { name: 'region', kind: 'category' },
+    { name: 'y', kind: 'category' },
+  ]);
+  assert.equal(layout.dataStart, 'x,region,y\n'.length);
+  const frame = await readCsvRange(source, layout, 0, layout.size);
+  assert.deepEqual(frame.column('y').kind, 'category');
+});
+
+test('text in a column the sample read as numeric names the column, the range and --categorical', async () => {
+  const text = 'id,v\n1,2\n2,3\nA7,4\n';
+  const source = memorySource(Buffer.from(text), 'ids.csv');
+  const layout = {
+    ...(await csvLayout(source, ',')),
+    columns: [
+      { name: 'id', kind: 'number' as const },
+      { name: 'v', kind: 'number' as const },
+    ],
+  };
+  await assert.rejects(
+    readCsvRange(source, layout, 12, text.length),
+    /ids\.csv \(range from byte 13; line 1 = the header\):2:1: column 'id' holds text 'A7'.*--categorical id/,
+  );
+});
+
+test('a quoted field with a line break is refused with the byte offset of its line', async () => {
+  const text = 'a,b\n1,"two\nlines"\n3,4\n';
+  const source = memorySource(Buffer.from(text), 'notes.csv');
+  await assert.rejects(
+    csvLayout(source, ','),
+    /notes\.csv: the line at byte 4 has a quoted field that continues/,
+  );
+  const layout = { delimiter: ',', columns: [], dataStart: 4, size: text.length };
+  await assert.rejects(
+    readCsvRange(source, layout, 10, text.length),
+    /the line at byte 11 has a quoted field/,
+  );
+});

@@ -1,0 +1,181 @@
+/**
+ * A data file that workers read part by part: the driver plans the splits from the file's size
+ * and its first bytes (CSV) or footer (Parquet), without reading rows; each split is plain data
+ * (its lineage) from which any worker reads its rows: a byte range aligned to lines for CSV, whole
+ * row groups for Parquet. Reading a split is a pure function of it, so a split lost with its worker
+ * is read again elsewhere and gives the same rows.
+ */
+import { extname } from 'node:path';
+import type { FileMetaData } from 'hyparquet';
+import { DataFormatError, UsageError } from '../errors.ts';
+import { type ByteSource, isUrl, openByteSource, redactedUrl } from './byte-source.ts';
+import { byteRanges, csvLayout, readCsvRange } from './csv-range.ts';
+import type { Frame } from './frame.ts';
+import { formatOf } from './read.ts';
+
+/** A column of a source, as every split reads it. */
+export interface SourceColumn {
+  readonly name: string;
+  readonly kind: 'number' | 'category';
+}
+
+/** One CSV split: the lines that start in bytes [start, end). */
+export interface CsvSplit {
+  readonly format: 'csv';
+  readonly location: string;
+  readonly delimiter: string;
+  readonly columns: readonly SourceColumn[];
+  /** Where the data lines start (after the header). */
+  readonly dataStart: number;
+  /** File size when planned: a file that changed size since is refused. */
+  readonly size: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** One Parquet split: rows [rowStart, rowEnd), whole row groups. */
+export interface ParquetSplit {
+  readonly format: 'parquet';
+  readonly location: string;
+  readonly size: number;
+  readonly rowStart: number;
+  readonly rowEnd: number;
+}
+
+/** The lineage of one partition: what to read. */
+export type SourceSplit = CsvSplit | ParquetSplit;
+
+/** A source planned into splits. */
+export interface SourcePlan {
+  readonly location: string;
+  readonly format: 'csv' | 'parquet';
+  readonly columns: readonly SourceColumn[];
+  readonly splits: readonly SourceSplit[];
+}
+
+/** Options of {@link planSource}. */
+export interface SourceOptions {
+  /** Number of splits. */
+  readonly partitions: number;
+  /** CSV delimiter. @defaultValue `,` (a tab for .tsv) */
+  readonly delimiter?: string;
+  /** CSV columns to read as categories even when they look numeric. */
+  readonly categorical?: readonly string[];
+}
+
+/** The formats that can be split: CSV (and TSV) by byte ranges, Parquet by row groups. */
+export function splittableFormat(location: string): 'csv' | 'parquet' {
+  const path = isUrl(location) ? new URL(location).pathname : location;
+  const format = formatOf(path);
+  if (format !== 'csv' && format !== 'parquet') {
+    throw new UsageError(
+      `--shared-data reads CSV/TSV and Parquet files; ${redactedUrl(location)} is ${format}`,
+      'convert it to CSV or Parquet (distml generate and predict --out write Parquet), or train without --shared-data',
+    );
+  }
+  return format;
+}
+
+/** Plans `location` into splits, reading only its size and its header or footer. */
+export async function planSource(location: string, options: SourceOptions): Promise<SourcePlan> {
+  const format = splittableFormat(location);
+  const source = openByteSource(location);
+  if (format === 'parquet') return planParquet(location, source, options.partitions);
+  const path = isUrl(location) ? new URL(location).pathname : location;
+  const delimiter = options.delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ',');
+  const layout = await csvLayout(source, delimiter, options.categorical ?? []);
+  const splits: CsvSplit[] = byteRanges(layout.size, options.partitions).map(([start, end]) => ({
+    format: 'csv',
+    location,
+    delimiter,
+    columns: layout.columns,
+    dataStart: layout.dataStart,
+    size: layout.size,
+    start,
+    end,
+  }));
+  return { location, format, columns: layout.columns, splits };
+}
+
+/** Reads the rows of one split. */
+export async function readSplit(split: SourceSplit): Promise<Frame> {
+  const source = openByteSource(split.location);
+  const size = await source.size();
+  if (size !== split.size) {
+    throw new DataFormatError(
+      `${redactedUrl(split.location)} is ${size} bytes now, but was ${split.size} bytes when training started`,
+      'the file changed during training: keep it unchanged until the fit ends',
+    );
+  }
+  if (split.format === 'csv') {
+    return readCsvRange(
+      source,
+      { delimiter: split.delimiter, columns: split.columns, dataStart: split.dataStart, size },
+      split.start,
+      split.end,
+    );
+  }
+  const { decodeParquetRows } = await import('./parquet.ts');
+  const { file, metadata } = await parquetFooter(source);
+  return decodeParquetRows(redactedUrl(split.location), file, metadata, split.rowStart, split.rowEnd);
+}
+
+async function planParquet(location: string, source: ByteSource, partitions: number): Promise<SourcePlan> {
+  const { file, metadata } = await parquetFooter(source);
+  const { decodeParquetRows } = await import('./parquet.ts');
+  // The columns and kinds as the reader maps them: decoding no rows reads only the footer.
+  const empty = await decodeParquetRows(source.location, file, metadata, 0, 0);
+  const total = Number(metadata.num_rows);
+  // Each row group goes to the partition its first row falls in: partitions hold whole groups, in
+  // file order, and about equal numbers of rows (some are empty when groups are fewer).
+  const starts: number[] = [];
+  const owners: number[] = [];
+  let row = 0;
+  for (const group of metadata.row_groups) {
+    starts.push(row);
+    owners.push(Math.min(partitions - 1, Math.floor((row * partitions) / total)));
+    row += Number(group.num_rows);
+  }
+  const size = await source.size();
+  const splits: ParquetSplit[] = [];
+  let g = 0;
+  let at = 0;
+  for (let p = 0; p < partitions; p++) {
+    while (g < owners.length && owners[g] === p) g++;
+    const end = g < starts.length ? starts[g]! : total;
+    splits.push({ format: 'parquet', location, size, rowStart: at, rowEnd: end });
+    at = end;
+  }
+  return {
+    location,
+    format: 'parquet',
+    columns: empty.columns.map((c) => ({ name: c.name, kind: c.kind })),
+    splits,
+  };
+}
+
+/** The footer of a Parquet source, and the source as the AsyncBuffer hyparquet reads from. */
+async function parquetFooter(source: ByteSource): Promise<{
+  file: { byteLength: number; slice(start: number, end?: number): Promise<ArrayBuffer> };
+  metadata: FileMetaData;
+}> {
+  const { parquetMetadataAsync } = await import('hyparquet');
+  const byteLength = await source.size();
+  const file = {
+    byteLength,
+    slice: async (start: number, end = byteLength): Promise<ArrayBuffer> => {
+      const bytes = await source.read(start, end);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+  };
+  try {
+    return { file, metadata: await parquetMetadataAsync(file) };
+  } catch (err) {
+    if (err instanceof Error && 'code' in err) throw err;
+    throw new DataFormatError(
+      `${source.location}: not a readable Parquet file: ${(err as Error).message}`,
+      'check that the file is Parquet and was copied completely',
+      { cause: err },
+    );
+  }
+}

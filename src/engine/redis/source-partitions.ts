@@ -1,0 +1,184 @@
+/**
+ * Partitions that cluster workers read from the data source themselves (see ../source-tasks.ts).
+ *
+ * Driver side: a profile pass is one task per split whose result is msgpack (summaries are not
+ * float vectors); placing the partitions writes only the spec (the preprocessing plan) to Redis,
+ * never rows. Every later task on the placement carries its partition's lineage (handlers name,
+ * split, spec key) in the signed task message, so a worker that does not hold the partition (it
+ * joined later, evicted it, or took the task over from a dead worker) rebuilds it from the source.
+ *
+ * Worker side: runs profile tasks, and builds partitions from lineage into the worker's cache.
+ */
+import { randomBytes } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { Packr } from 'msgpackr';
+import type { DesignMatrix } from '../../data/design-matrix.ts';
+import { DistmlError, TaskFailedError } from '../../errors.ts';
+import { getSourceHandlers, type Plain, type SourceLineage } from '../source-tasks.ts';
+import type { ClusterKeys } from './cluster-keys.ts';
+import type { MessageLineage, TaskMessage } from './task-message.ts';
+import { MAX_VALUE_BYTES } from './tensor-codec.ts';
+
+const packr = new Packr({ moreTypes: true, useRecords: false });
+
+/** The reserved kernel name of a profile task. */
+export const PROFILE_TASK = 'source.profile';
+
+/** What a worker answers for a finished task (as redis-engine.ts reads it). */
+export interface SourceTaskReturn {
+  readonly resultKey: string;
+  readonly runSeconds: number;
+  readonly worker: string;
+  readonly attempt: number;
+}
+
+/** What the driver side needs from the engine. */
+export interface SourceDriver {
+  readonly redis: Redis;
+  readonly keys: ClusterKeys;
+  readonly run: string;
+  nextStep(): number;
+  /** Queues a task message (unsigned fields) and waits for the worker's answer. */
+  queue(fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>): Promise<SourceTaskReturn>;
+  /** Counts bytes written to and read from Redis, and a finished task. */
+  account(bytesOut: number, bytesIn: number, answer?: SourceTaskReturn): void;
+}
+
+/** The lineage of every partition of one placement, as stored by {@link storeLineage}. */
+export interface PlacedLineage {
+  readonly handlers: string;
+  readonly splits: readonly Plain[];
+  readonly specKey: string;
+}
+
+/** The lineage a task on partition `p` carries. */
+export function messageLineage(placed: PlacedLineage, p: number): MessageLineage {
+  return { handlers: placed.handlers, split: placed.splits[p]!, specKey: placed.specKey };
+}
+
+/** Runs the profile of every split on the workers; returns their results in split order. */
+export async function profileSources(driver: SourceDriver, lineage: SourceLineage): Promise<Plain[]> {
+  const step = driver.nextStep();
+  const placed = await storeLineage(driver, `profile${step}`, lineage);
+  try {
+    return await Promise.all(
+      lineage.splits.map(async (_, p) => {
+        const answer = await driver.queue({
+          run: driver.run,
+          step,
+          partition: p,
+          jobId: `${driver.run}-${step}-${p}`,
+          kernel: PROFILE_TASK,
+          placement: `profile${step}`,
+          argsKey: '',
+          resultLength: 0,
+          lineage: messageLineage(placed, p),
+        });
+        const bytes = await driver.redis.getBuffer(answer.resultKey);
+        if (bytes === null) {
+          throw new TaskFailedError(
+            `the profile of partition ${p} is missing from Redis`,
+            'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
+          );
+        }
+        await driver.redis.del(answer.resultKey);
+        driver.account(0, bytes.byteLength, answer);
+        return decodePlain(bytes, `profile of partition ${p}`);
+      }),
+    );
+  } finally {
+    await driver.redis.del(placed.specKey);
+  }
+}
+
+/** Writes the spec of `lineage` to Redis under placement `id`; the splits stay in task messages. */
+export async function storeLineage(
+  driver: SourceDriver,
+  id: string,
+  lineage: SourceLineage,
+): Promise<PlacedLineage> {
+  const specKey = driver.keys.spec(driver.run, id);
+  const bytes = packr.pack(lineage.spec);
+  driver.account(bytes.byteLength, 0);
+  await driver.redis.set(specKey, bytes);
+  return { handlers: lineage.handlers, splits: lineage.splits, specKey };
+}
+
+function decodePlain(bytes: Buffer, what: string): Plain {
+  if (bytes.byteLength > MAX_VALUE_BYTES) {
+    throw new DistmlError(
+      'KERNEL',
+      `${what} is ${bytes.byteLength} bytes, over the limit of ${MAX_VALUE_BYTES}`,
+    );
+  }
+  return packr.unpack(bytes) as Plain;
+}
+
+/** Specs a worker has read, by key (a key names one immutable spec). */
+export class SpecCache {
+  private readonly specs = new Map<string, Plain>();
+
+  async get(redis: Redis, key: string): Promise<Plain> {
+    const cached = this.specs.get(key);
+    if (cached !== undefined) return cached;
+    const bytes = await redis.getBuffer(key);
+    if (bytes === null)
+      throw new DistmlError('KERNEL', `the spec ${key} of a source partition is not in Redis`);
+    const spec = decodePlain(bytes, `spec ${key}`);
+    if (this.specs.size >= 8) this.specs.delete(this.specs.keys().next().value as string);
+    this.specs.set(key, spec);
+    return spec;
+  }
+}
+
+/**
+ * Runs a profile task on this worker: reads the split, summarises it, stores the msgpack result.
+ * Data errors are final (reading the same bytes again fails the same way), so they are not retried.
+ */
+export async function runProfileTask(
+  redis: Redis,
+  keys: ClusterKeys,
+  specs: SpecCache,
+  m: TaskMessage & { lineage: MessageLineage },
+  worker: string,
+  attempt: number,
+): Promise<SourceTaskReturn> {
+  const started = performance.now();
+  const spec = await specs.get(redis, m.lineage.specKey);
+  const result = await final(() => getSourceHandlers(m.lineage.handlers).profile(m.lineage.split, spec));
+  const resultKey = keys.result(m.run, m.jobId, `${attempt}-${randomBytes(4).toString('hex')}`);
+  await redis.set(resultKey, packr.pack(result), 'PX', 600_000);
+  return { resultKey, runSeconds: (performance.now() - started) / 1000, worker, attempt };
+}
+
+/**
+ * The partition a task names, from `cache` or rebuilt from the lineage the task carries.
+ * @param cacheKey - where the partition is cached (the key a Redis-placed one would have)
+ */
+export async function sourcePartition(
+  redis: Redis,
+  specs: SpecCache,
+  cache: Map<string, DesignMatrix>,
+  cacheKey: string,
+  lineage: MessageLineage,
+  remember: (key: string, part: DesignMatrix) => DesignMatrix,
+): Promise<DesignMatrix> {
+  const cached = cache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const spec = await specs.get(redis, lineage.specKey);
+  const part = await final(() => getSourceHandlers(lineage.handlers).build(lineage.split, spec));
+  return remember(cacheKey, part);
+}
+
+/** Runs `f`; a data error it throws becomes final for BullMQ (no more attempts). */
+async function final<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof DistmlError && err.code !== 'KERNEL' && err.code !== 'FILE_IO') {
+      throw new UnrecoverableError(err.message);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Partitions that workers read themselves from a data source, instead of receiving them from the
+ * driver. Like kernels, the code that reads and encodes a partition is named, never shipped: a
+ * module above the engine registers a {@link SourceHandlers} under a name, every worker imports
+ * it, and tasks carry the name, the partition's split (plain data saying what to read) and the key
+ * of a spec (what to do with the rows). A split plus a spec is the partition's lineage: any worker
+ * can rebuild the partition from it, which is how a partition lost with its worker comes back.
+ */
+import type { DesignMatrix } from '../data/design-matrix.ts';
+import { DistmlError } from '../errors.ts';
+import type { DistributedMatrix, Engine } from './engine.ts';
+
+/** Plain data that travels in task messages and Redis values (JSON- and msgpack-safe). */
+export type Plain = null | boolean | number | string | readonly Plain[] | { readonly [key: string]: Plain };
+
+/** Worker-side code for partitions read from a source. */
+export interface SourceHandlers {
+  /** Summarises the rows of `split` (a preprocessing profile): plain data the driver merges. */
+  profile(split: Plain, spec: Plain): Promise<Plain>;
+  /** Reads the rows of `split` and encodes them as `spec` says: the matrix kernels run on. */
+  build(split: Plain, spec: Plain): Promise<DesignMatrix>;
+}
+
+const registry = new Map<string, SourceHandlers>();
+
+/** Registers `handlers` under `name`. @throws Error for a name registered twice */
+export function registerSourceHandlers(name: string, handlers: SourceHandlers): void {
+  if (registry.has(name)) throw new Error(`source handlers '${name}' are registered twice`);
+  registry.set(name, handlers);
+}
+
+/** The handlers registered under `name`. @throws DistmlError naming the module to import */
+export function getSourceHandlers(name: string): SourceHandlers {
+  const found = registry.get(name);
+  if (found === undefined) {
+    throw new DistmlError(
+      'KERNEL',
+      `no source handlers named '${name}' in this process`,
+      'src/pipeline/source-tasks.ts registers them; the worker must import it (distml worker does)',
+    );
+  }
+  return found;
+}
+
+/** The lineage of the partitions of one placement. */
+export interface SourceLineage {
+  /** Registry name of the {@link SourceHandlers}. */
+  readonly handlers: string;
+  /** One split per partition. */
+  readonly splits: readonly Plain[];
+  /** What to do with the rows (a preprocessing plan), the same for every partition. */
+  readonly spec: Plain;
+}
+
+/** An engine whose workers read their partitions from a source. */
+export interface SourceEngine extends Engine {
+  /** Runs the handlers' `profile` on every split, on the workers; results in split order. */
+  profileSources(lineage: SourceLineage): Promise<Plain[]>;
+  /**
+   * Places partitions that the workers build from `lineage` (and rebuild from it when they do not
+   * hold one); `rows` and `cols` describe the whole matrix.
+   */
+  placeSources(lineage: SourceLineage, rows: number, cols: number): Promise<DistributedMatrix>;
+}
+
+/** Whether `engine` can place partitions read by its workers. */
+export function isSourceEngine(engine: Engine): engine is SourceEngine {
+  const e = engine as Partial<SourceEngine>;
+  return typeof e.profileSources === 'function' && typeof e.placeSources === 'function';
+}
