@@ -87,6 +87,15 @@ export class ParamSpec<D extends ParamDecls> {
 
   /** Parses `KEY=VALUE` strings (from `--param`) into raw values, then validates them. */
   parse(model: string, pairs: readonly string[]): { [K in keyof D]: ValueOf<D[K]> } {
+    return this.validate(model, this.parseGiven(model, pairs));
+  }
+
+  /**
+   * Parses `KEY=VALUE` strings (from `--param`) into raw values, each checked, without filling in
+   * defaults: estimators that refuse parameters which do not apply (linear-svc's loss-specific
+   * ones) must see only what the user set.
+   */
+  parseGiven(model: string, pairs: readonly string[]): RawParams {
     const raw: RawParams = {};
     for (const pair of pairs) {
       const eq = pair.indexOf('=');
@@ -98,9 +107,10 @@ export class ParamSpec<D extends ParamDecls> {
       }
       const name = pair.slice(0, eq).trim();
       const text = pair.slice(eq + 1).trim();
-      raw[name] = parseText(model, name, this.declOf(model, name), text);
+      const decl = this.declOf(model, name);
+      raw[name] = checkValue(model, name, decl, parseText(model, name, decl, text));
     }
-    return this.validate(model, raw);
+    return raw;
   }
 
   /** One help line per parameter: name, type, default, doc. */

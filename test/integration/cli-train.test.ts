@@ -73,6 +73,31 @@ describe('logistic-regression matches scikit-learn', () => {
   }
 });
 
+test("linear-svc trains from the CLI with its defaults, and refuses the other loss's parameters", async () => {
+  // A regression: the CLI once handed the estimator its parameters with defaults filled in, and
+  // linear-svc refused its own default epochs/consistency/staleness.
+  const ref = reference('breast_cancer', 'linear-svc');
+  const rep = await trainReport('breast_cancer.csv', 'linear-svc');
+  // 114 test rows: one row is 0.0088 of accuracy.
+  assert.ok(
+    Math.abs(rep.metrics.accuracy! - ref.accuracy!) <= 0.009,
+    `accuracy ${rep.metrics.accuracy} vs scikit-learn ${ref.accuracy}`,
+  );
+  const r = await runCli([
+    'train',
+    dataset('breast_cancer.csv'),
+    '--target',
+    'label',
+    '--model',
+    'linear-svc',
+    '--param',
+    'epochs=3',
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /linear-svc: epochs does not apply to loss 'squared-hinge'/);
+  assert.doesNotMatch(r.stderr, /^loading/m, 'refused before reading the data');
+});
+
 test('the report has every documented field', async () => {
   const rep = await trainReport('breast_cancer.csv', 'logistic-regression', ['--param', 'C=1']);
   assert.equal(rep.model, 'logistic-regression');

@@ -141,7 +141,11 @@ export function trainCommand(): Command {
 async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
   // Check everything that needs no data first, so a typo fails in milliseconds.
   const definition = getModel(opts.model);
-  const params = definition.params.parse(definition.name, opts.param);
+  // Only what the user set travels on: an estimator refuses parameters that do not apply to its
+  // other settings, which filled-in defaults would trip. Constructing it here runs those checks
+  // before any data is read.
+  const params = definition.params.parseGiven(definition.name, opts.param);
+  definition.create(params);
   await checkWritable('--save', opts.save);
   await checkWritable('--report', opts.report);
   if (opts.save !== undefined && opts.save === opts.report) {
@@ -472,10 +476,12 @@ function engineStatus(engine: Engine): string {
  * command and refuses those of a different one.
  */
 function runIdentity(dataPath: string, opts: TrainOptions, params: RawParams): string {
+  const definition = getModel(opts.model);
   const what = JSON.stringify([
     dataPath,
     opts.model,
-    params,
+    // With defaults filled in, so that setting a parameter to its default names the same run.
+    definition.params.validate(definition.name, params),
     opts.testFraction,
     opts.split,
     opts.seed,
