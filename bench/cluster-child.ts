@@ -1,0 +1,121 @@
+/**
+ * The cluster benchmark's measurements, in a process of their own because they need a running
+ * redis-server and `distml worker` processes (bench/lib/cluster.ts) for their whole duration.
+ * Takes one JSON argument ({@link ClusterChildConfig}) and prints one JSON line
+ * ({@link ClusterChildOutput}).
+ *
+ * 1. BSP overhead: `treeReduce('bench.vector')` of `length` floats over 3 partitions on 3 worker
+ *    processes, pass by pass. Overhead = the pass's wall time minus its kernel time (the mean of
+ *    its tasks', which run side by side). Beside it, the floor any Redis-based reduce pays: one
+ *    client writing the 3 results to Redis and reading them back.
+ * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { blockRanges } from '../src/data/design-matrix.ts';
+import { BENCH_VECTOR } from '../src/engine/bench.kernels.ts';
+import { RedisEngine } from '../src/engine/redis/redis-engine.ts';
+import '../src/models/kernels.ts';
+import { startBenchCluster } from './lib/cluster.ts';
+import { type TrainRun, type TrainSpec, trainOnce } from './lib/distml-cli.ts';
+
+/** What to measure. */
+export interface ClusterChildConfig {
+  /** Floats in the reduced vector. */
+  length: number;
+  /** Timed passes, after `warmup` untimed ones. */
+  passes: number;
+  warmup: number;
+  /** Worker processes (and partitions) of the BSP measurement. */
+  reduceWorkers: number;
+  /** `distml train` of the logistic measurement, without the cluster options. */
+  train: TrainSpec;
+  /** Worker-process counts to train on, each `runs` times. */
+  processes: number[];
+  runs: number;
+}
+
+/** Milliseconds per timed pass, and the fits. */
+export interface ClusterChildOutput {
+  wallMs: number[];
+  kernelMs: number[];
+  overheadMs: number[];
+  redisFloorMs: number[];
+  fits: Record<string, TrainRun[]>;
+}
+
+const config = JSON.parse(process.argv[2] ?? '') as ClusterChildConfig;
+const dir = mkdtempSync(join(tmpdir(), 'distml-bench-cluster-'));
+const cluster = await startBenchCluster(dir);
+try {
+  const out: ClusterChildOutput = { wallMs: [], kernelMs: [], overheadMs: [], redisFloorMs: [], fits: {} };
+  await measureReduce(config, out);
+  for (const processes of config.processes) {
+    const namespace = `fit${processes}`;
+    await cluster.startWorkers(namespace, processes);
+    const runs: TrainRun[] = [];
+    for (let i = 0; i < config.runs; i++) {
+      const extra = ['--cluster', cluster.url, '--namespace', namespace, '--min-workers', String(processes)];
+      const r = trainOnce({ ...config.train, extra });
+      process.stderr.write(`    cluster, ${processes} worker process(es): fit ${r.fitSeconds.toFixed(2)}s\n`);
+      runs.push(r);
+    }
+    out.fits[String(processes)] = runs;
+    await cluster.stopWorkers();
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+} finally {
+  await cluster.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Promise<void> {
+  const k = c.reduceWorkers;
+  await cluster.startWorkers('reduce', k);
+  const engine = await RedisEngine.connect({ url: cluster.url, namespace: 'reduce', minWorkers: k });
+  try {
+    // One row per partition: the data is nothing, the result vector is everything.
+    const placement = await engine.distribute(
+      { rows: k, cols: 1, X: new Float64Array(k), y: new Float64Array(k) },
+      { partitions: k },
+    );
+    if (blockRanges(k, k).length !== k) throw new Error('expected one row per partition');
+    for (let pass = 0; pass < c.warmup + c.passes; pass++) {
+      const kernelBefore = engine.telemetry().kernelSeconds;
+      const started = performance.now();
+      const sum = await engine.treeReduce(BENCH_VECTOR, placement, { length: c.length });
+      const wall = performance.now() - started;
+      // Each partition contributes its row count (1) to every element.
+      if (sum.length !== c.length || sum[0] !== k || sum[c.length - 1] !== k) {
+        throw new Error(
+          `bench.vector reduced to [${sum[0]}, …, ${sum[c.length - 1]}], expected ${k} everywhere`,
+        );
+      }
+      if (pass < c.warmup) continue;
+      const kernel = ((engine.telemetry().kernelSeconds - kernelBefore) * 1000) / k;
+      out.wallMs.push(wall);
+      out.kernelMs.push(kernel);
+      out.overheadMs.push(wall - kernel);
+      process.stderr.write(`    reduce pass ${pass - c.warmup + 1}: ${wall.toFixed(1)} ms wall\n`);
+    }
+  } finally {
+    await engine.close();
+    await cluster.stopWorkers();
+  }
+  // The floor: the same bytes written and read once through one connection, nothing else.
+  const redis = new Redis(cluster.url);
+  try {
+    const value = Buffer.alloc(c.length * 8, 1);
+    for (let pass = 0; pass < c.warmup + c.passes; pass++) {
+      const started = performance.now();
+      for (let p = 0; p < k; p++) await redis.set(`floor:${p}`, value);
+      for (let p = 0; p < k; p++) await redis.getBuffer(`floor:${p}`);
+      if (pass >= c.warmup) out.redisFloorMs.push(performance.now() - started);
+    }
+    await redis.del(...Array.from({ length: k }, (_, p) => `floor:${p}`));
+  } finally {
+    redis.disconnect();
+  }
+}
