@@ -6,8 +6,8 @@
  *
  * 1. BSP overhead: `treeReduce('bench.vector')` of `length` floats over 3 partitions on 3 worker
  *    processes, pass by pass. Overhead = the pass's wall time minus its kernel time (the mean of
- *    its tasks', which run side by side). Beside it, the floor any Redis-based reduce pays: one
- *    client writing the 3 results to Redis and reading them back.
+ *    its tasks', which run side by side). Beside it, Redis alone moving the same bytes: one client
+ *    writing the 3 results and reading them back.
  * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,7 +42,7 @@ export interface ClusterChildOutput {
   wallMs: number[];
   kernelMs: number[];
   overheadMs: number[];
-  redisFloorMs: number[];
+  redisAloneMs: number[];
   fits: Record<string, TrainRun[]>;
 }
 
@@ -50,7 +50,7 @@ const config = JSON.parse(process.argv[2] ?? '') as ClusterChildConfig;
 const dir = mkdtempSync(join(tmpdir(), 'distml-bench-cluster-'));
 const cluster = await startBenchCluster(dir);
 try {
-  const out: ClusterChildOutput = { wallMs: [], kernelMs: [], overheadMs: [], redisFloorMs: [], fits: {} };
+  const out: ClusterChildOutput = { wallMs: [], kernelMs: [], overheadMs: [], redisAloneMs: [], fits: {} };
   await measureReduce(config, out);
   for (const processes of config.processes) {
     const namespace = `fit${processes}`;
@@ -104,17 +104,17 @@ async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Pr
     await engine.close();
     await cluster.stopWorkers();
   }
-  // The floor: the same bytes written and read once through one connection, nothing else.
+  // Redis alone: the same bytes written and read once through one connection, nothing else.
   const redis = new Redis(cluster.url);
   try {
     const value = Buffer.alloc(c.length * 8, 1);
     for (let pass = 0; pass < c.warmup + c.passes; pass++) {
       const started = performance.now();
-      for (let p = 0; p < k; p++) await redis.set(`floor:${p}`, value);
-      for (let p = 0; p < k; p++) await redis.getBuffer(`floor:${p}`);
-      if (pass >= c.warmup) out.redisFloorMs.push(performance.now() - started);
+      for (let p = 0; p < k; p++) await redis.set(`bench:alone:${p}`, value);
+      for (let p = 0; p < k; p++) await redis.getBuffer(`bench:alone:${p}`);
+      if (pass >= c.warmup) out.redisAloneMs.push(performance.now() - started);
     }
-    await redis.del(...Array.from({ length: k }, (_, p) => `floor:${p}`));
+    await redis.del(...Array.from({ length: k }, (_, p) => `bench:alone:${p}`));
   } finally {
     redis.disconnect();
   }
