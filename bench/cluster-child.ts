@@ -8,18 +8,26 @@
  *    processes, pass by pass. Overhead = the pass's wall time minus its kernel time (the mean of
  *    its tasks', which run side by side). Beside it, Redis alone moving the same bytes: one client
  *    writing the 3 results and reading them back.
- * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread.
+ * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread,
+ *    then once more through the library with the engine's calls timed, to say where the fit time
+ *    goes: placing the partitions, the first pass (workers fetch their partitions), the others.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { blockRanges } from '../src/data/design-matrix.ts';
+import { readFrame } from '../src/data/read.ts';
 import { BENCH_VECTOR } from '../src/engine/bench.kernels.ts';
+import type { Engine } from '../src/engine/engine.ts';
 import { RedisEngine } from '../src/engine/redis/redis-engine.ts';
 import '../src/models/kernels.ts';
+import { getModel } from '../src/models/registry.ts';
+import { splitFrame } from '../src/pipeline/split-frame.ts';
+import { train } from '../src/pipeline/train.ts';
 import { startBenchCluster } from './lib/cluster.ts';
 import { type TrainRun, type TrainSpec, trainOnce } from './lib/distml-cli.ts';
+import { median } from './lib/stats.ts';
 
 /** What to measure. */
 export interface ClusterChildConfig {
@@ -44,13 +52,34 @@ export interface ClusterChildOutput {
   overheadMs: number[];
   redisAloneMs: number[];
   fits: Record<string, TrainRun[]>;
+  /** One timed library fit per worker-process count. */
+  profiles: Record<string, FitProfile>;
+}
+
+/** Where one fit's time went, in milliseconds. */
+export interface FitProfile {
+  fitMs: number;
+  /** `engine.distribute`: the driver writing the partitions to Redis. */
+  placeMs: number;
+  /** The first pass, in which each worker also fetches its partitions from Redis. */
+  firstPassMs: number;
+  /** Median of the other passes. */
+  passMs: number;
+  passes: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as ClusterChildConfig;
 const dir = mkdtempSync(join(tmpdir(), 'distml-bench-cluster-'));
 const cluster = await startBenchCluster(dir);
 try {
-  const out: ClusterChildOutput = { wallMs: [], kernelMs: [], overheadMs: [], redisAloneMs: [], fits: {} };
+  const out: ClusterChildOutput = {
+    wallMs: [],
+    kernelMs: [],
+    overheadMs: [],
+    redisAloneMs: [],
+    fits: {},
+    profiles: {},
+  };
   await measureReduce(config, out);
   for (const processes of config.processes) {
     const namespace = `fit${processes}`;
@@ -63,6 +92,7 @@ try {
       runs.push(r);
     }
     out.fits[String(processes)] = runs;
+    out.profiles[String(processes)] = await profileFit(config.train, namespace, processes);
     await cluster.stopWorkers();
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -118,4 +148,51 @@ async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Pr
   } finally {
     redis.disconnect();
   }
+}
+
+/** The fit of `spec` through the library, with `distribute` and `treeReduce` timed. */
+async function profileFit(spec: TrainSpec, namespace: string, processes: number): Promise<FitProfile> {
+  const frame = await readFrame(spec.data);
+  const rows = splitFrame(frame, { testFraction: spec.testFraction, method: 'tail' }).train;
+  const engine = await RedisEngine.connect({ url: cluster.url, namespace, minWorkers: processes });
+  const placeMs: number[] = [];
+  const passMs: number[] = [];
+  // The engine as the fit sees it, with its two costly calls timed.
+  const timed: Engine = Object.create(engine, {
+    distribute: { value: timedCall(engine.distribute.bind(engine), placeMs) },
+    treeReduce: { value: timedCall(engine.treeReduce.bind(engine), passMs) },
+  });
+  try {
+    const definition = getModel(spec.model);
+    const params = definition.params.parse(definition.name, spec.params);
+    const started = performance.now();
+    await train(rows, {
+      target: spec.target,
+      model: spec.model,
+      params,
+      engine: timed,
+      ...(spec.partitions === undefined ? {} : { partitions: spec.partitions }),
+    });
+    const fitMs = performance.now() - started;
+    return {
+      fitMs,
+      placeMs: placeMs.reduce((a, b) => a + b, 0),
+      firstPassMs: passMs[0] ?? 0,
+      passMs: median(passMs.slice(1)),
+      passes: passMs.length,
+    };
+  } finally {
+    await engine.close();
+  }
+}
+
+function timedCall<A extends unknown[], R>(f: (...args: A) => Promise<R>, into: number[]) {
+  return async (...args: A): Promise<R> => {
+    const started = performance.now();
+    try {
+      return await f(...args);
+    } finally {
+      into.push(performance.now() - started);
+    }
+  };
 }

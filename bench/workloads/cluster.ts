@@ -7,7 +7,7 @@
  */
 import { loadavg } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
-import type { ClusterChildConfig, ClusterChildOutput } from '../cluster-child.ts';
+import type { ClusterChildConfig, ClusterChildOutput, FitProfile } from '../cluster-child.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { dataset, ROOT } from '../lib/datasets.ts';
 import { type TrainRun, type TrainSpec, trainCommandLine } from '../lib/distml-cli.ts';
@@ -115,7 +115,7 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
     ],
     command: ctx.commandFor('cluster'),
     rows: measures,
-    notes: notes(one, two, load),
+    notes: notes(one, two, out.profiles, load),
   };
 }
 
@@ -124,18 +124,31 @@ function size(bytes = 0): string {
 }
 
 /** Where the fit time went, whether both counts gave the same model, and how busy the machine was. */
-function notes(one: TrainRun[], two: TrainRun[], load: number): string[] {
+function notes(
+  one: TrainRun[],
+  two: TrainRun[],
+  profiles: Record<string, FitProfile>,
+  load: number,
+): string[] {
   const out: string[] = [];
-  for (const [label, runs] of [
-    ['1 process', one],
-    ['2 processes', two],
+  for (const [label, runs, profile] of [
+    ['1 process', one, profiles['1']],
+    ['2 processes', two, profiles['2']],
   ] as const) {
     const r = runs[0];
     if (r === undefined) continue;
     const kernel = median(runs.map((x) => x.engine.kernelSeconds));
     out.push(
-      `${label}: ${r.engine.passes} passes, ${kernel.toFixed(2)} s of kernel time summed over tasks, ` +
-        `${size(r.engine.bytesOut)} written to Redis (partitions and arguments), ${size(r.engine.bytesIn)} of results read.`,
+      `${label}: fits of ${runs.map((x) => x.fitSeconds.toFixed(2)).join(', ')} s; ` +
+        `${r.engine.passes} passes, ${kernel.toFixed(2)} s of kernel time summed over tasks, ` +
+        `${size(r.engine.bytesOut)} written to Redis (partitions and arguments), ${size(r.engine.bytesIn)} of results read.` +
+        (profile === undefined
+          ? ''
+          : ` A timed library fit of the same rows took ${(profile.fitMs / 1000).toFixed(2)} s: placing the ` +
+            `partitions in Redis ${(profile.placeMs / 1000).toFixed(2)} s, the first pass (workers fetch their ` +
+            `partitions) ${(profile.firstPassMs / 1000).toFixed(2)} s, each of the other ${profile.passes - 1} passes ` +
+            `${profile.passMs.toFixed(0)} ms (median), the rest (preprocessing on the driver) about ` +
+            `${((profile.fitMs - profile.placeMs - profile.firstPassMs - profile.passMs * (profile.passes - 1)) / 1000).toFixed(2)} s.`),
     );
   }
   if (one[0] !== undefined && two[0] !== undefined && !isDeepStrictEqual(one[0].metrics, two[0].metrics)) {
