@@ -5,7 +5,13 @@
  * Ratios are a system's time divided by distml's (the workload's reference row): above 1 the
  * system is slower than distml, below 1 faster. They are computed here, never stored.
  */
-import type { LimitsSection, SuiteResult, SystemRow, SystemsSection } from './lib/results.ts';
+import type {
+  LimitsSection,
+  MeasuresSection,
+  SuiteResult,
+  SystemRow,
+  SystemsSection,
+} from './lib/results.ts';
 
 /** The marker a page carries while its figures are not yet from a full run. */
 export const TODO_FULL_RUN = 'TODO(full run)';
@@ -107,6 +113,22 @@ export function limitsTables(s: LimitsSection): string {
   return lines.join('\n');
 }
 
+/** The markdown table of a measures section: each figure beside its goal. */
+export function measuresTable(s: MeasuresSection): string {
+  const lines = ['| measure | value | goal | met | how |', '| --- | ---: | --- | --- | --- |'];
+  for (const r of s.rows) {
+    const value =
+      r.unit === '×'
+        ? `${r.value.toFixed(2)}×`
+        : r.unit === 'ms'
+          ? `${num(r.value, 1)} ms`
+          : `${seconds(r.value)} s`;
+    const met = r.met === undefined ? '' : r.met ? 'yes' : '**no**';
+    lines.push(`| ${cell(r.measure)} | ${value} | ${cell(r.goal ?? '')} | ${met} | ${cell(r.detail)} |`);
+  }
+  return lines.join('\n');
+}
+
 /** One line per workload with a headline peer: how that peer's time compares with distml's. */
 export function headlines(r: SuiteResult): string[] {
   const out: string[] = [];
@@ -193,6 +215,8 @@ export function renderDocs(r: SuiteResult): string {
       out.push(`Data: ${s.data}`, '', `Reproduce with \`${s.command}\`.`, '', systemsTable(s), '');
       const scaling = scalingLine(s);
       if (scaling !== undefined) out.push(scaling, '');
+    } else if (s.kind === 'measures') {
+      out.push(`Reproduce with \`${s.command}\`.`, '', measuresTable(s), '');
     } else {
       out.push(`Reproduce with \`${s.command}\`.`, '', limitsTables(s), '');
     }

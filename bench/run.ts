@@ -7,7 +7,7 @@
  *
  * `--docs-only` regenerates the docs from the results already in bench/results/.
  *
- * Workloads: limits, csv, logistic, svc, lsq, sgd, js-peers, small; `linear` selects logistic, svc
+ * Workloads: limits, csv, logistic, svc, lsq, sgd, js-peers, small, cluster; `linear` selects logistic, svc
  * and lsq. Without names, all of them run. A run of some workloads replaces those sections of the
  * results file and keeps the others.
  */
@@ -21,6 +21,7 @@ import type { BenchContext } from './lib/context.ts';
 import { ROOT } from './lib/datasets.ts';
 import { DEFAULT_PYTHON, detectPeers } from './lib/peers.ts';
 import type { Machine, Section, SuiteResult } from './lib/results.ts';
+import { clusterWorkload } from './workloads/cluster.ts';
 import { csvWorkload } from './workloads/csv.ts';
 import { jsPeersWorkload } from './workloads/js-peers.ts';
 import { limitsWorkload } from './workloads/limits.ts';
@@ -36,6 +37,7 @@ const WORKLOADS: Record<string, (ctx: BenchContext) => Section | Section[]> = {
   sgd: sgdWorkload,
   'js-peers': jsPeersWorkload,
   small: smallWorkloads,
+  cluster: clusterWorkload,
 };
 const ALIASES: Record<string, string[]> = { linear: ['logistic', 'svc', 'lsq'], 'csv-read': ['csv'] };
 

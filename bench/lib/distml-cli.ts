@@ -20,6 +20,8 @@ export interface TrainSpec {
   /** Partitions; the same count for every worker count keeps the model bit-identical. */
   partitions?: number;
   testFraction: number;
+  /** More arguments, e.g. `--cluster URL --min-workers 2`. */
+  extra?: string[];
 }
 
 /** What one run measured. */
@@ -38,6 +40,9 @@ export interface TrainRun {
     tasks: number;
     kernelSeconds: number;
     overheadSecondsPerPass?: number;
+    /** Cluster engine: bytes written to Redis (partitions, arguments) and results read back. */
+    bytesOut?: number;
+    bytesIn?: number;
     inlineReason?: string;
   };
   warnings: string[];
@@ -59,6 +64,7 @@ export function trainArgs(spec: TrainSpec): string[] {
     'tail',
     '--test-fraction',
     String(spec.testFraction),
+    ...(spec.extra ?? []),
   ];
 }
 

@@ -93,8 +93,32 @@ export interface LimitsSection {
   notes: string[];
 }
 
+/** One figure of a measures section, held against its goal when it has one. */
+export interface MeasureRow {
+  measure: string;
+  value: number;
+  unit: 'ms' | 's' | '×';
+  /** The goal as written in the issue, e.g. `< 50 ms`. */
+  goal?: string;
+  /** Whether `value` meets `goal`. */
+  met?: boolean;
+  /** How it was measured: sizes, runs, what the median is over. */
+  detail: string;
+}
+
+/** Figures of the system itself (the cluster's sync cost and scaling), one row each. */
+export interface MeasuresSection {
+  kind: 'measures';
+  id: string;
+  title: string;
+  about: string[];
+  command: string;
+  rows: MeasureRow[];
+  notes: string[];
+}
+
 /** A section of the report. */
-export type Section = SystemsSection | LimitsSection;
+export type Section = SystemsSection | LimitsSection | MeasuresSection;
 
 /** The machine a run measured. */
 export interface Machine {

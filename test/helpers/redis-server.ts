@@ -13,6 +13,8 @@ export interface RedisServer {
   readonly port: number;
   readonly url: string;
   stop(): Promise<void>;
+  /** SIGKILL: a crash, with no chance to write anything more. */
+  crash(): Promise<void>;
 }
 
 const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
@@ -53,10 +55,44 @@ export async function startRedis(extra: readonly string[] = [], fixedPort?: numb
     { stdio: 'ignore' },
   );
   await waitForPort(port, 5000);
+  return served(child, port);
+}
+
+/**
+ * Starts `redis-server CONFIG` (a redis.conf file) whose TLS or plaintext port is `port`, and waits
+ * until the port accepts connections. The URL is `rediss://` when `tls` is set.
+ */
+export async function startRedisFromConfig(config: string, port: number, tls = false): Promise<RedisServer> {
+  if (REDIS_SERVER === undefined) {
+    throw new Error('redis-server is not installed: `apt-get install redis-server` (.ci/run does this)');
+  }
+  const child = spawn(REDIS_SERVER, [config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  for (const stream of [child.stdout, child.stderr])
+    stream.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+    });
+  // A config Redis refuses makes it exit at once: say why instead of waiting for the port.
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`redis-server ${config} exited (${code}): ${output}`))),
+  );
+  exited.catch(() => {});
+  await Promise.race([waitForPort(port, 5000), exited]);
+  const server = served(child, port);
+  return tls ? { ...server, url: `rediss://127.0.0.1:${port}` } : server;
+}
+
+function served(child: ChildProcess, port: number): RedisServer {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     stop: () => stopChild(child),
+    crash: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await done;
+    },
   };
 }
 

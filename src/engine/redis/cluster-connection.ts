@@ -90,11 +90,36 @@ function readPem(path: string, option: string): Buffer {
   }
 }
 
+/** The last connection error of each client made by {@link connect}, said for a user. */
+const lastErrors = new WeakMap<Redis, string>();
+
 /** A new connection to the cluster's Redis. */
 export function connect(c: ClusterConnection): Redis {
   const redis = new Redis(redisOptions(c));
+  const tls = c.url.startsWith('rediss:');
   // Connection errors also reject the commands that hit them, which is where they are reported;
-  // an unhandled 'error' event would only print the same news as a stack trace.
-  redis.on('error', () => {});
+  // an unhandled 'error' event would only print the same news as a stack trace. The last one is
+  // kept: while ioredis reconnects, it is the only clue to why Redis does not answer.
+  redis.on('error', (err: NodeJS.ErrnoException) => {
+    // Over TLS a reset follows the handshake's own alert, which says more: keep that one.
+    if (err.code === 'ECONNRESET' && tls && lastErrors.has(redis)) return;
+    lastErrors.set(redis, explain(err, tls));
+  });
   return redis;
+}
+
+/** Why `redis` (made by {@link connect}) could not connect lately, or undefined. */
+export function lastConnectionError(redis: Redis): string | undefined {
+  return lastErrors.get(redis);
+}
+
+function explain(err: NodeJS.ErrnoException, tls: boolean): string {
+  if (err.code === 'ECONNRESET' && !tls) {
+    return 'the server reset the connection; a TLS-only Redis does this to plaintext clients: use rediss:// and --tls-ca';
+  }
+  if (/certificate required/i.test(err.message)) {
+    return 'the server requires a client certificate: give --tls-cert and --tls-key';
+  }
+  const first = err.message.split('\n')[0]!.replace(/^[0-9A-F]+:error:[0-9A-F]+:/, '');
+  return err.code === undefined ? first : `${err.code}: ${first}`;
 }

@@ -39,8 +39,16 @@ export class ClusterKeys {
   sentinel(run: string): string {
     return `${this.namespace}:run:${run}:sentinel`;
   }
-  /** Counter of task messages refused for a bad or missing signature. */
+  /** Counter of task messages refused for a bad or missing signature, or as replays. */
   refused(): string {
     return `${this.namespace}:refused`;
+  }
+  /** Hash of the same refusals counted by reason (`unsigned`, `bad-signature`, `replayed`, …). */
+  refusedByReason(): string {
+    return `${this.namespace}:refused:by-reason`;
+  }
+  /** The job that claimed a task message's nonce (see replay-guard.ts); expires. */
+  nonce(nonce: string): string {
+    return `${this.namespace}:nonce:${nonce}`;
   }
 }

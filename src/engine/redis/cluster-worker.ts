@@ -17,6 +17,7 @@ import { type FaultSpec, faultAt } from '../local/faults.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { startHeartbeat, type WorkerInfo } from './membership.ts';
+import { claimNonce } from './replay-guard.ts';
 import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
 import { checkTaskMessage, type TaskMessage } from './task-message.ts';
 import { decodeArgs, decodeFloat64, encodeFloat64 } from './tensor-codec.ts';
@@ -82,9 +83,12 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   let lateResults = 0;
 
   const process_ = async (job: Job): Promise<unknown> => {
-    const refusal = checkTaskMessage(job.data, options.secret);
+    let refusal = checkTaskMessage(job.data, options.secret);
+    // Replays matter only when messages are signed: without a secret anyone may queue tasks.
+    if (refusal === undefined && options.secret !== undefined)
+      refusal = await claimNonce(redis, keys, job.data as TaskMessage, job);
     if (refusal !== undefined) {
-      await redis.incr(keys.refused());
+      await redis.multi().incr(keys.refused()).hincrby(keys.refusedByReason(), refusal, 1).exec();
       log(`refused task ${job.id}: ${refusal}`);
       throw new UnrecoverableError(`task message refused: ${refusal}`);
     }

@@ -28,7 +28,13 @@ import type {
 import { afterDependencies, treeCombine } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
 import type { Plain, SourceLineage } from '../source-tasks.ts';
-import { type ClusterConnection, connect, redactUrl, redisOptions } from './cluster-connection.ts';
+import {
+  type ClusterConnection,
+  connect,
+  lastConnectionError,
+  redactUrl,
+  redisOptions,
+} from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { liveWorkers, waitForWorkers } from './membership.ts';
 import {
@@ -219,7 +225,12 @@ export class RedisEngine implements Engine {
           throw unreachable(err.message);
         }),
         wait,
-        () => unreachable(`no answer within ${Math.round(wait / 1000)} s`),
+        () => {
+          const why = lastConnectionError(redis);
+          return unreachable(
+            `no answer within ${Math.round(wait / 1000)} s${why === undefined ? '' : ` (${why})`}`,
+          );
+        },
       );
       const min = options.minWorkers ?? 1;
       let said = -1;

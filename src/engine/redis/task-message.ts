@@ -2,8 +2,9 @@
  * The message a cluster task carries, and its signature. BullMQ stores job data as JSON, so a task
  * names binary keys (partition, arguments) rather than holding tensors. With a cluster secret
  * every message is signed with HMAC-SHA256 over all its fields and a fresh nonce; a worker that
- * holds the secret refuses unsigned and tampered messages, and a replayed message fails because
- * its job id (which the signature covers) is unique to the run, step and partition.
+ * holds the secret refuses unsigned and tampered messages, and replay-guard.ts refuses a signed
+ * message put back on the queue as another job, by its job id (which the signature covers) and its
+ * nonce (claimed once in Redis).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Plain } from '../source-tasks.ts';
@@ -40,8 +41,11 @@ export interface TaskMessage {
   readonly sig?: string;
 }
 
-/** Why a worker refused a message. */
-export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malformed';
+/**
+ * Why a worker refused a message. `replayed`: a signed message seen before in another job (see
+ * replay-guard.ts), decided by the worker against Redis rather than by {@link checkTaskMessage}.
+ */
+export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malformed' | 'replayed';
 
 function canonical(m: Omit<TaskMessage, 'sig'>): string {
   // The lineage is signed too: a forged one could make a worker read any file it can reach.

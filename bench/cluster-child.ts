@@ -1,0 +1,198 @@
+/**
+ * The cluster benchmark's measurements, in a process of their own because they need a running
+ * redis-server and `distml worker` processes (bench/lib/cluster.ts) for their whole duration.
+ * Takes one JSON argument ({@link ClusterChildConfig}) and prints one JSON line
+ * ({@link ClusterChildOutput}).
+ *
+ * 1. BSP overhead: `treeReduce('bench.vector')` of `length` floats over 3 partitions on 3 worker
+ *    processes, pass by pass. Overhead = the pass's wall time minus its kernel time (the mean of
+ *    its tasks', which run side by side). Beside it, Redis alone moving the same bytes: one client
+ *    writing the 3 results and reading them back.
+ * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread,
+ *    then once more through the library with the engine's calls timed, to say where the fit time
+ *    goes: placing the partitions, the first pass (workers fetch their partitions), the others.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { blockRanges } from '../src/data/design-matrix.ts';
+import { readFrame } from '../src/data/read.ts';
+import { BENCH_VECTOR } from '../src/engine/bench.kernels.ts';
+import type { Engine } from '../src/engine/engine.ts';
+import { RedisEngine } from '../src/engine/redis/redis-engine.ts';
+import '../src/models/kernels.ts';
+import { getModel } from '../src/models/registry.ts';
+import { splitFrame } from '../src/pipeline/split-frame.ts';
+import { train } from '../src/pipeline/train.ts';
+import { startBenchCluster } from './lib/cluster.ts';
+import { type TrainRun, type TrainSpec, trainOnce } from './lib/distml-cli.ts';
+import { median } from './lib/stats.ts';
+
+/** What to measure. */
+export interface ClusterChildConfig {
+  /** Floats in the reduced vector. */
+  length: number;
+  /** Timed passes, after `warmup` untimed ones. */
+  passes: number;
+  warmup: number;
+  /** Worker processes (and partitions) of the BSP measurement. */
+  reduceWorkers: number;
+  /** `distml train` of the logistic measurement, without the cluster options. */
+  train: TrainSpec;
+  /** Worker-process counts to train on, each `runs` times. */
+  processes: number[];
+  runs: number;
+}
+
+/** Milliseconds per timed pass, and the fits. */
+export interface ClusterChildOutput {
+  wallMs: number[];
+  kernelMs: number[];
+  overheadMs: number[];
+  redisAloneMs: number[];
+  fits: Record<string, TrainRun[]>;
+  /** One timed library fit per worker-process count. */
+  profiles: Record<string, FitProfile>;
+}
+
+/** Where one fit's time went, in milliseconds. */
+export interface FitProfile {
+  fitMs: number;
+  /** `engine.distribute`: the driver writing the partitions to Redis. */
+  placeMs: number;
+  /** The first pass, in which each worker also fetches its partitions from Redis. */
+  firstPassMs: number;
+  /** Median of the other passes. */
+  passMs: number;
+  passes: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? '') as ClusterChildConfig;
+const dir = mkdtempSync(join(tmpdir(), 'distml-bench-cluster-'));
+const cluster = await startBenchCluster(dir);
+try {
+  const out: ClusterChildOutput = {
+    wallMs: [],
+    kernelMs: [],
+    overheadMs: [],
+    redisAloneMs: [],
+    fits: {},
+    profiles: {},
+  };
+  await measureReduce(config, out);
+  for (const processes of config.processes) {
+    const namespace = `fit${processes}`;
+    await cluster.startWorkers(namespace, processes);
+    const runs: TrainRun[] = [];
+    for (let i = 0; i < config.runs; i++) {
+      const extra = ['--cluster', cluster.url, '--namespace', namespace, '--min-workers', String(processes)];
+      const r = trainOnce({ ...config.train, extra });
+      process.stderr.write(`    cluster, ${processes} worker process(es): fit ${r.fitSeconds.toFixed(2)}s\n`);
+      runs.push(r);
+    }
+    out.fits[String(processes)] = runs;
+    out.profiles[String(processes)] = await profileFit(config.train, namespace, processes);
+    await cluster.stopWorkers();
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+} finally {
+  await cluster.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Promise<void> {
+  const k = c.reduceWorkers;
+  await cluster.startWorkers('reduce', k);
+  const engine = await RedisEngine.connect({ url: cluster.url, namespace: 'reduce', minWorkers: k });
+  try {
+    // One row per partition: the data is nothing, the result vector is everything.
+    const placement = await engine.distribute(
+      { rows: k, cols: 1, X: new Float64Array(k), y: new Float64Array(k) },
+      { partitions: k },
+    );
+    if (blockRanges(k, k).length !== k) throw new Error('expected one row per partition');
+    for (let pass = 0; pass < c.warmup + c.passes; pass++) {
+      const kernelBefore = engine.telemetry().kernelSeconds;
+      const started = performance.now();
+      const sum = await engine.treeReduce(BENCH_VECTOR, placement, { length: c.length });
+      const wall = performance.now() - started;
+      // Each partition contributes its row count (1) to every element.
+      if (sum.length !== c.length || sum[0] !== k || sum[c.length - 1] !== k) {
+        throw new Error(
+          `bench.vector reduced to [${sum[0]}, …, ${sum[c.length - 1]}], expected ${k} everywhere`,
+        );
+      }
+      if (pass < c.warmup) continue;
+      const kernel = ((engine.telemetry().kernelSeconds - kernelBefore) * 1000) / k;
+      out.wallMs.push(wall);
+      out.kernelMs.push(kernel);
+      out.overheadMs.push(wall - kernel);
+      process.stderr.write(`    reduce pass ${pass - c.warmup + 1}: ${wall.toFixed(1)} ms wall\n`);
+    }
+  } finally {
+    await engine.close();
+    await cluster.stopWorkers();
+  }
+  // Redis alone: the same bytes written and read once through one connection, nothing else.
+  const redis = new Redis(cluster.url);
+  try {
+    const value = Buffer.alloc(c.length * 8, 1);
+    for (let pass = 0; pass < c.warmup + c.passes; pass++) {
+      const started = performance.now();
+      for (let p = 0; p < k; p++) await redis.set(`bench:alone:${p}`, value);
+      for (let p = 0; p < k; p++) await redis.getBuffer(`bench:alone:${p}`);
+      if (pass >= c.warmup) out.redisAloneMs.push(performance.now() - started);
+    }
+    await redis.del(...Array.from({ length: k }, (_, p) => `bench:alone:${p}`));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The fit of `spec` through the library, with `distribute` and `treeReduce` timed. */
+async function profileFit(spec: TrainSpec, namespace: string, processes: number): Promise<FitProfile> {
+  const frame = await readFrame(spec.data);
+  const rows = splitFrame(frame, { testFraction: spec.testFraction, method: 'tail' }).train;
+  const engine = await RedisEngine.connect({ url: cluster.url, namespace, minWorkers: processes });
+  const placeMs: number[] = [];
+  const passMs: number[] = [];
+  // The engine as the fit sees it, with its two costly calls timed.
+  const timed: Engine = Object.create(engine, {
+    distribute: { value: timedCall(engine.distribute.bind(engine), placeMs) },
+    treeReduce: { value: timedCall(engine.treeReduce.bind(engine), passMs) },
+  });
+  try {
+    const definition = getModel(spec.model);
+    const params = definition.params.parse(definition.name, spec.params);
+    const started = performance.now();
+    await train(rows, {
+      target: spec.target,
+      model: spec.model,
+      params,
+      engine: timed,
+      ...(spec.partitions === undefined ? {} : { partitions: spec.partitions }),
+    });
+    const fitMs = performance.now() - started;
+    return {
+      fitMs,
+      placeMs: placeMs.reduce((a, b) => a + b, 0),
+      firstPassMs: passMs[0] ?? 0,
+      passMs: median(passMs.slice(1)),
+      passes: passMs.length,
+    };
+  } finally {
+    await engine.close();
+  }
+}
+
+function timedCall<A extends unknown[], R>(f: (...args: A) => Promise<R>, into: number[]) {
+  return async (...args: A): Promise<R> => {
+    const started = performance.now();
+    try {
+      return await f(...args);
+    } finally {
+      into.push(performance.now() - started);
+    }
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The cluster engine's own costs, against the goals of issue 5: the BSP sync cost of a
+ * 1,000,000-float allreduce across 3 worker processes on loopback (goal: under 50 ms per pass), and
+ * logistic regression on 1,000,000 × 50 on 1 against 2 worker processes of one thread each (goal:
+ * 2 processes at least 1.6× faster). The measurements run in bench/cluster-child.ts, which starts
+ * its own redis-server on a free port and its own `distml worker` processes.
+ */
+import { loadavg } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
+import type { ClusterChildConfig, ClusterChildOutput, FitProfile } from '../cluster-child.ts';
+import type { BenchContext } from '../lib/context.ts';
+import { dataset, ROOT } from '../lib/datasets.ts';
+import { type TrainRun, type TrainSpec, trainCommandLine } from '../lib/distml-cli.ts';
+import { lastLine, runMeasured } from '../lib/proc.ts';
+import type { MeasureRow, MeasuresSection } from '../lib/results.ts';
+import { median } from '../lib/stats.ts';
+import { linearRows } from './linear.ts';
+
+const SYNC_GOAL_MS = 50;
+const SPEEDUP_GOAL = 1.6;
+
+/** Runs the cluster measurements and returns their table. */
+export function clusterWorkload(ctx: BenchContext): MeasuresSection {
+  const rows = linearRows(ctx);
+  const length = ctx.quick ? 100_000 : 1_000_000;
+  const train: TrainSpec = {
+    data: dataset({ kind: 'classification', rows, features: 50, seed: 1 }),
+    target: 'label',
+    model: 'logistic-regression',
+    params: ['C=1', 'maxIter=100', 'tol=0.0001'],
+    // The same 2 partitions on 1 and on 2 processes: the same tasks, so the same model.
+    partitions: 2,
+    testFraction: 0.2,
+  };
+  const config: ClusterChildConfig = {
+    length,
+    passes: 12,
+    warmup: 2,
+    reduceWorkers: 3,
+    train,
+    processes: [1, 2],
+    runs: ctx.runs,
+  };
+  const load = loadavg()[0]!;
+  const child = new URL('../cluster-child.ts', import.meta.url).pathname;
+  const run = runMeasured(process.execPath, ['--import', 'tsx', child, JSON.stringify(config)], {
+    cwd: ROOT,
+  });
+  process.stderr.write(run.stderr);
+  if (run.status !== 0) throw new Error(`bench/cluster-child.ts failed: ${lastLine(run.stderr)}`);
+  const out = JSON.parse(run.stdout) as ClusterChildOutput;
+  const floats = length.toLocaleString('en-US');
+  const sync = median(out.overheadMs);
+  const one = out.fits['1'] ?? [];
+  const two = out.fits['2'] ?? [];
+  const fit = (runs: TrainRun[]) => median(runs.map((r) => r.fitSeconds));
+  const speedup = fit(one) / fit(two);
+  const measures: MeasureRow[] = [
+    {
+      measure: `BSP sync cost per pass: treeReduce of ${floats} floats, 3 worker processes`,
+      value: sync,
+      unit: 'ms',
+      goal: `< ${SYNC_GOAL_MS} ms`,
+      met: sync < SYNC_GOAL_MS,
+      detail: `pass wall time minus its kernel time, median of ${out.overheadMs.length} passes after ${config.warmup} warm-up passes`,
+    },
+    { measure: '… wall time per pass', value: median(out.wallMs), unit: 'ms', detail: 'median, same passes' },
+    {
+      measure: '… kernel time per pass',
+      value: median(out.kernelMs),
+      unit: 'ms',
+      detail: "mean of the pass's 3 tasks (they run side by side), median over passes",
+    },
+    {
+      measure: `Redis alone: one client writes 3 × ${floats} floats, then reads them back`,
+      value: median(out.redisAloneMs),
+      unit: 'ms',
+      detail:
+        "the bytes of a pass through Redis, one value after another on one connection (the pass's workers write side by side), no queue, no decoding",
+    },
+    {
+      measure: `Logistic regression ${rows.toLocaleString('en-US')} × 50, 1 worker process`,
+      value: fit(one),
+      unit: 's',
+      detail: `fit time of the report, median of ${one.length}`,
+    },
+    {
+      measure: '… 2 worker processes',
+      value: fit(two),
+      unit: 's',
+      detail: `fit time of the report, median of ${two.length}`,
+    },
+    {
+      measure: '… speed-up of 2 processes over 1',
+      value: speedup,
+      unit: '×',
+      goal: `≥ ${SPEEDUP_GOAL}×`,
+      met: speedup >= SPEEDUP_GOAL,
+      detail: 'ratio of the two medians',
+    },
+  ];
+  return {
+    kind: 'measures',
+    id: 'cluster',
+    title: 'Cluster engine: sync cost and scaling',
+    about: [
+      'The cluster engine on one machine: a redis-server on a loopback port (no persistence) and ' +
+        '`distml worker` processes of one thread each, all started by the benchmark. The sync cost is what ' +
+        'a BSP pass costs beyond its kernels: queueing one task per partition through BullMQ, each worker ' +
+        'writing its result vector to Redis, the driver reading and summing them. The `bench.vector` kernel ' +
+        'returns a vector of that size at almost no cost, so the pass is nearly all sync.',
+      `The logistic rows run \`${trainCommandLine({ ...train, data: train.data.replace(ROOT, '') })} ` +
+        '--cluster URL --min-workers P` with P worker processes: the driver reads the file, writes the two ' +
+        'partitions to Redis once, then runs the L-BFGS passes as tasks.',
+    ],
+    command: ctx.commandFor('cluster'),
+    rows: measures,
+    notes: notes(one, two, out.profiles, load),
+  };
+}
+
+function size(bytes = 0): string {
+  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+/** Where the fit time went, whether both counts gave the same model, and how busy the machine was. */
+function notes(
+  one: TrainRun[],
+  two: TrainRun[],
+  profiles: Record<string, FitProfile>,
+  load: number,
+): string[] {
+  const out: string[] = [];
+  for (const [label, runs, profile] of [
+    ['1 process', one, profiles['1']],
+    ['2 processes', two, profiles['2']],
+  ] as const) {
+    const r = runs[0];
+    if (r === undefined) continue;
+    const kernel = median(runs.map((x) => x.engine.kernelSeconds));
+    out.push(
+      `${label}: fits of ${runs.map((x) => x.fitSeconds.toFixed(2)).join(', ')} s; ` +
+        `${r.engine.passes} passes, ${kernel.toFixed(2)} s of kernel time summed over tasks, ` +
+        `${size(r.engine.bytesOut)} written to Redis (partitions and arguments), ${size(r.engine.bytesIn)} of results read.` +
+        (profile === undefined
+          ? ''
+          : ` A timed library fit of the same rows took ${(profile.fitMs / 1000).toFixed(2)} s: placing the ` +
+            `partitions in Redis ${(profile.placeMs / 1000).toFixed(2)} s, the first pass (workers fetch their ` +
+            `partitions) ${(profile.firstPassMs / 1000).toFixed(2)} s, each of the other ${profile.passes - 1} passes ` +
+            `${profile.passMs.toFixed(0)} ms (median), the rest (preprocessing on the driver) about ` +
+            `${((profile.fitMs - profile.placeMs - profile.firstPassMs - profile.passMs * (profile.passes - 1)) / 1000).toFixed(2)} s.`),
+    );
+  }
+  if (one[0] !== undefined && two[0] !== undefined && !isDeepStrictEqual(one[0].metrics, two[0].metrics)) {
+    out.push('1 and 2 processes gave different models (their test metrics differ).');
+  }
+  out.push(
+    `Load average (1 min) when the workload started: ${load.toFixed(2)}, on the cores listed under Machine.`,
+  );
+  return out;
+}
