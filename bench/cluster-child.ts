@@ -5,7 +5,7 @@
  * ({@link ClusterChildOutput}).
  *
  * 1. BSP overhead: `treeReduce('bench.vector')` of `length` floats over 3 partitions on 3 worker
- *    processes, pass by pass. Overhead = the pass's wall time minus its kernel time (the mean of
+ *    processes, pass by pass, each pass sending the previous sum to every worker (an allreduce). Overhead = the pass's wall time minus its kernel time (the mean of
  *    its tasks', which run side by side). Beside it, Redis alone moving the same bytes: one client
  *    writing the 3 results and reading them back.
  * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread,
@@ -112,10 +112,14 @@ async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Pr
       { partitions: k },
     );
     if (blockRanges(k, k).length !== k) throw new Error('expected one row per partition');
+    // Each pass sends the previous pass's sum back to every worker, as a model sends its
+    // parameters: the pass is a whole allreduce (broadcast, then reduce), not only a reduce.
+    let previous: Float64Array = new Float64Array(c.length);
     for (let pass = 0; pass < c.warmup + c.passes; pass++) {
       const kernelBefore = engine.telemetry().kernelSeconds;
       const started = performance.now();
-      const sum = await engine.treeReduce(BENCH_VECTOR, placement, { length: c.length });
+      const sum = await engine.treeReduce(BENCH_VECTOR, placement, { length: c.length, input: previous });
+      previous = sum;
       const wall = performance.now() - started;
       // Each partition contributes its row count (1) to every element.
       if (sum.length !== c.length || sum[0] !== k || sum[c.length - 1] !== k) {

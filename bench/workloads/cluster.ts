@@ -57,7 +57,7 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
   const speedup = fit(one) / fit(two);
   const measures: MeasureRow[] = [
     {
-      measure: `BSP sync cost per pass: treeReduce of ${floats} floats, 3 worker processes`,
+      measure: `BSP sync cost per pass: allreduce of ${floats} floats (sent to 3 worker processes, reduced back)`,
       value: sync,
       unit: 'ms',
       goal: `< ${SYNC_GOAL_MS} ms`,

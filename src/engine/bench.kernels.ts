@@ -11,9 +11,14 @@ import { type KernelArgs, registerKernel } from './kernel-registry.ts';
 export const BENCH_VECTOR = 'bench.vector';
 
 /** Arguments of {@link BENCH_VECTOR}. */
-export interface BenchVectorArgs extends KernelArgs {
+export interface BenchVectorArgs {
   /** Floats in the result. */
   readonly length: number;
+  /**
+   * The previous pass's reduced vector, sent back to every worker as an argument the way models
+   * send their parameters, so that a pass is a whole allreduce: broadcast, then reduce.
+   */
+  readonly input?: Float64Array;
 }
 
 registerKernel({
@@ -21,7 +26,10 @@ registerKernel({
   resultLength: (args) => args.length as number,
   // Every element is the partition's row count, so the reduced vector holds the placement's rows
   // in every element: a check that each partition was summed exactly once.
-  run(part: DesignMatrix, _args: KernelArgs, out: Float64Array): void {
+  run(part: DesignMatrix, args: KernelArgs, out: Float64Array): void {
+    const input = args.input;
+    if (input !== undefined && (!(input instanceof Float64Array) || input.length !== out.length))
+      throw new RangeError(`bench.vector: input must be a Float64Array of ${out.length} floats`);
     out.fill(part.rows);
   },
 });

@@ -41,6 +41,7 @@ interface Report {
     tasks: number;
     passes: number;
     retries: number;
+    directResults: number;
     tasksByWorker: Record<string, number>;
   };
 }
@@ -70,6 +71,8 @@ test('three worker processes train the same model as the serial engine, one task
   assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
   const spread = Object.values(cluster.report.engine.tasksByWorker).reduce((a, b) => a + b, 0);
   assert.equal(spread, cluster.report.engine.tasks);
+  // Every result came straight to the driver over the result channel, none through Redis.
+  assert.equal(cluster.report.engine.directResults, cluster.report.engine.tasks);
   assert.match(cluster.stderr, /engine: cluster redis:\/\/127\.0\.0\.1:\d+\/?, 3 workers/);
 });
 

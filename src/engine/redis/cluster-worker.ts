@@ -18,6 +18,7 @@ import { type ClusterConnection, connect, redisOptions } from './cluster-connect
 import { ClusterKeys } from './cluster-keys.ts';
 import { startHeartbeat, type WorkerInfo } from './membership.ts';
 import { claimNonce } from './replay-guard.ts';
+import { channelKey, ResultSender } from './result-channel.ts';
 import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
 import { checkTaskMessage, type TaskMessage } from './task-message.ts';
 import { decodeArgs, decodeFloat64, encodeFloat64 } from './tensor-codec.ts';
@@ -79,6 +80,9 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   const broadcasts = new Map<string, Float64Array>();
   // Specs (preprocessing plans) of partitions this worker reads from a data source.
   const specs = new SpecCache();
+  // Results go straight to the driver when its task messages name a result channel.
+  const results = new ResultSender();
+  const unreachableDrivers = new Set<string>();
   let tasksSeen = 0;
   let lateResults = 0;
 
@@ -123,9 +127,25 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     getKernel(m.kernel).run(part, resolved, out);
     if (fault?.kind === 'nan') out[0] = Number.NaN;
     const runSeconds = (performance.now() - started) / 1000;
+    const answer = { runSeconds, worker: info.name, attempt: job.attemptsStarted };
+    if (m.resultTo !== undefined) {
+      try {
+        const key = channelKey(m.run, options.secret, m.resultToken);
+        await results.send(m.resultTo, key, m.jobId, job.attemptsStarted, out);
+        return { ...answer, direct: true };
+      } catch (err) {
+        // The same result, by the slower road: a driver this worker cannot reach (a firewall, an
+        // address only the driver's side can use) still gets it, and the log says why.
+        if (!unreachableDrivers.has(m.resultTo))
+          log(
+            `cannot send results to the driver at ${m.resultTo} (${(err as Error).message}): sending them through Redis`,
+          );
+        unreachableDrivers.add(m.resultTo);
+      }
+    }
     const resultKey = keys.result(m.run, m.jobId, `${job.attemptsStarted}-${randomBytes(4).toString('hex')}`);
     await redis.set(resultKey, encodeFloat64(out), 'PX', 600_000);
-    return { resultKey, runSeconds, worker: info.name, attempt: job.attemptsStarted };
+    return { ...answer, resultKey };
   };
 
   const lockDuration = options.lockMs ?? 30_000;
@@ -160,6 +180,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     stop() {
       stopping ??= (async () => {
         await worker.close();
+        results.close();
         await stopHeartbeat();
         await redis.quit().catch(() => redis.disconnect());
         log(`worker ${info.name} left after ${tasksSeen} tasks (${lateResults} late results discarded)`);

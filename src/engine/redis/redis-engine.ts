@@ -37,6 +37,7 @@ import {
 } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { liveWorkers, waitForWorkers } from './membership.ts';
+import { channelKey, ResultServer } from './result-channel.ts';
 import {
   messageLineage,
   type PlacedLineage,
@@ -68,11 +69,25 @@ export interface RedisEngineOptions extends ClusterConnection {
   readonly unreachableMs?: number;
   /** Where the engine reports what it waits for. */
   readonly log?: (line: string) => void;
+  /**
+   * Whether workers send task results straight to the driver over TCP (result-channel.ts) rather
+   * than through Redis. Never over `rediss://`, whose TLS the channel does not have.
+   * @defaultValue true
+   */
+  readonly directResults?: boolean;
+  /**
+   * Address the driver's result channel listens on, which workers must reach.
+   * @defaultValue the driver's own address on its connection to Redis
+   */
+  readonly resultHost?: string;
 }
 
 /** What a worker answers for a finished task. */
 interface TaskReturn {
-  readonly resultKey: string;
+  /** Where the result waits in Redis, unless it came over the result channel. */
+  readonly resultKey?: string;
+  /** The result came over the result channel. */
+  readonly direct?: boolean;
   readonly runSeconds: number;
   readonly worker: string;
   /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
@@ -91,6 +106,8 @@ export interface RedisTelemetry extends EngineTelemetry {
   /** Bytes of partitions, arguments and broadcasts written to Redis, and of results read. */
   readonly bytesOut: number;
   readonly bytesIn: number;
+  /** Task results that came straight from the workers over the result channel. */
+  readonly directResults: number;
 }
 
 /** Trains on `distml worker` processes coordinated through Redis. */
@@ -112,6 +129,11 @@ export class RedisEngine implements Engine {
   private bytesIn = 0;
   private readonly tasksByWorker: Record<string, number> = {};
   private closed = false;
+  /** Where workers send results directly, when the channel is open. */
+  private results: ResultServer | undefined;
+  private resultToken: string | undefined;
+  /** Results that came over the result channel rather than through Redis. */
+  private directResults = 0;
   /** Why the run cannot go on (Redis lost its data or stopped answering), once that happened. */
   private lostError: Error | undefined;
   /** Rejecters of the tasks being waited for, so that a lost run or close() ends every wait. */
@@ -250,6 +272,7 @@ export class RedisEngine implements Engine {
       events.on('error', (err) => options.log?.(`queue events: ${err.message}`));
       await events.waitUntilReady();
       const engine = new RedisEngine(options, redis, queue, events, joined.length);
+      await engine.openResultChannel();
       await redis.set(keys.sentinel(engine.run), '1');
       return engine;
     } catch (err) {
@@ -384,6 +407,7 @@ export class RedisEngine implements Engine {
       tasksByWorker: { ...this.tasksByWorker },
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
+      directResults: this.directResults,
     };
   }
 
@@ -393,6 +417,7 @@ export class RedisEngine implements Engine {
     clearInterval(this.watch);
     const closing = new DistmlError('KERNEL', 'the engine was closed while a task was running');
     for (const reject of [...this.waiting]) reject(closing);
+    await this.results?.close();
     // Best effort, bounded: after a lost or unreachable Redis the cleanup cannot finish, and
     // closing must not hang the process that reports the failure.
     const cleanup = async () => {
@@ -434,30 +459,35 @@ export class RedisEngine implements Engine {
   ): Promise<Float64Array> {
     const jobId = `${this.run}-${step}-${partition}`;
     const placed = this.lineages.get(on.id);
-    const answer = await this.queueTask(
-      {
-        run: this.run,
-        step,
-        partition,
-        jobId,
-        kernel,
-        placement: on.id,
-        argsKey,
-        resultLength,
-        ...(placed === undefined ? {} : { lineage: messageLineage(placed, partition) }),
-      },
-      priority,
-    );
-    const bytes = await this.redis.getBuffer(answer.resultKey);
-    if (bytes === null) {
-      throw new TaskFailedError(
-        `the result of task ${kernel} on partition ${partition} (step ${step}) is missing from Redis`,
-        'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
+    // Expected before the task is queued, so bytes that arrive at once are kept.
+    this.results?.expect(jobId, resultLength * 8);
+    let result: Float64Array;
+    let answer: TaskReturn;
+    try {
+      answer = await this.queueTask(
+        {
+          run: this.run,
+          step,
+          partition,
+          jobId,
+          kernel,
+          placement: on.id,
+          argsKey,
+          resultLength,
+          ...(placed === undefined ? {} : { lineage: messageLineage(placed, partition) }),
+          ...this.channelFields(),
+        },
+        priority,
       );
+      result = await this.resultOf(
+        answer,
+        jobId,
+        `task ${kernel} on partition ${partition} (step ${step})`,
+        resultLength,
+      );
+    } finally {
+      this.results?.forget(jobId);
     }
-    await this.redis.del(answer.resultKey);
-    this.bytesIn += bytes.byteLength;
-    const result = decodeFloat64(bytes, `result of task ${jobId}`, resultLength * 8);
     if (result.length !== resultLength) {
       throw new TaskFailedError(
         `task ${kernel} on partition ${partition} returned ${result.length} values, expected ${resultLength}`,
@@ -476,6 +506,63 @@ export class RedisEngine implements Engine {
     this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
     if (answer.attempt > 1) this.retries++;
     return result;
+  }
+
+  /**
+   * The result `answer` names: the bytes its attempt sent over the result channel, or the value
+   * it wrote to Redis (read once, then deleted).
+   */
+  private async resultOf(
+    answer: TaskReturn,
+    jobId: string,
+    what: string,
+    length: number,
+  ): Promise<Float64Array> {
+    if (answer.direct === true) {
+      const result = this.results?.take(jobId, answer.attempt);
+      if (result === undefined) {
+        throw new TaskFailedError(
+          `the result of ${what} did not arrive over the result channel`,
+          'the worker reported it sent; check the network between workers and driver',
+        );
+      }
+      this.bytesIn += result.byteLength;
+      this.directResults++;
+      return result;
+    }
+    const bytes = answer.resultKey === undefined ? null : await this.redis.getBuffer(answer.resultKey);
+    if (bytes === null) {
+      throw new TaskFailedError(
+        `the result of ${what} is missing from Redis`,
+        'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
+      );
+    }
+    await this.redis.del(answer.resultKey!);
+    this.bytesIn += bytes.byteLength;
+    return decodeFloat64(bytes, `result of task ${jobId}`, length * 8);
+  }
+
+  /**
+   * Opens the result channel (result-channel.ts) unless it is off or Redis is reached over TLS.
+   * It listens on the address this driver reaches Redis from, which the workers can reach too.
+   */
+  private async openResultChannel(): Promise<void> {
+    if (this.options.directResults === false || this.options.url.startsWith('rediss:')) return;
+    const host = this.options.resultHost ?? this.redis.stream?.localAddress ?? '127.0.0.1';
+    const token = this.options.secret === undefined ? randomBytes(32).toString('hex') : undefined;
+    this.results = await ResultServer.open(host, channelKey(this.run, this.options.secret, token), (line) =>
+      this.options.log?.(line),
+    );
+    this.resultToken = token;
+  }
+
+  /** The task-message fields that tell a worker where to send its result. */
+  private channelFields(): { resultTo?: string; resultToken?: string } {
+    if (this.results === undefined) return {};
+    return {
+      resultTo: this.results.address,
+      ...(this.resultToken === undefined ? {} : { resultToken: this.resultToken }),
+    };
   }
 
   /** Queues one task message and waits for what its worker returns. */
@@ -515,7 +602,11 @@ export class RedisEngine implements Engine {
       keys: this.keys,
       run: this.run,
       nextStep: () => ++this.step,
-      queue: (fields) => this.queueTask(fields),
+      // Source tasks carry no result channel: their msgpack results always go through Redis.
+      queue: async (fields) => {
+        const answer = await this.queueTask(fields);
+        return { ...answer, resultKey: answer.resultKey ?? '' };
+      },
       account: (out, inn, answer) => {
         this.bytesOut += out;
         this.bytesIn += inn;

@@ -36,6 +36,10 @@ export interface TaskMessage {
   readonly resultLength: number;
   /** Present when the partition is read from a source rather than stored in Redis. */
   readonly lineage?: MessageLineage;
+  /** `host:port` of the driver's result channel (result-channel.ts), when it has one. */
+  readonly resultTo?: string;
+  /** Key of the result channel (hex), when there is no cluster secret to derive it from. */
+  readonly resultToken?: string;
   readonly nonce: string;
   /** HMAC-SHA256 (hex) of every other field, or absent without a cluster secret. */
   readonly sig?: string;
@@ -50,8 +54,11 @@ export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malf
 function canonical(m: Omit<TaskMessage, 'sig'>): string {
   // The lineage is signed too: a forged one could make a worker read any file it can reach.
   const lineage = m.lineage === undefined ? [] : [m.lineage];
+  // So is the result channel's address: a forged one would send results to someone else.
+  const channel = m.resultTo === undefined ? [] : [m.resultTo, m.resultToken ?? ''];
   return JSON.stringify([
     ...lineage,
+    ...channel,
     m.v,
     m.run,
     m.step,
@@ -93,7 +100,9 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
     !Number.isSafeInteger(m.step) ||
     !Number.isSafeInteger(m.partition) ||
     !Number.isSafeInteger(m.resultLength) ||
-    (m.lineage !== undefined && !isLineage(m.lineage))
+    (m.lineage !== undefined && !isLineage(m.lineage)) ||
+    (m.resultTo !== undefined && typeof m.resultTo !== 'string') ||
+    (m.resultToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.resultToken)))
   ) {
     return 'malformed';
   }
