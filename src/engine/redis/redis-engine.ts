@@ -5,9 +5,9 @@
  * binary Redis values that the tasks name. Results of a pass are combined on the driver in the
  * same fixed tree order as every other engine, so a model trained here equals the serial one.
  *
- * Current limits, stated in docs/cluster.md: partitions are written to Redis by the driver (the
- * workers do not yet load their own byte ranges from shared storage), and parameter-server
- * training (`runLoop`, the SGD models) is refused with a clear error.
+ * Parameter-server training (`runLoop`, the SGD models) runs against a parameter server in Redis
+ * (loop-runner.ts). Current limit, stated in docs/cluster.md: partitions are written to Redis by
+ * the driver (the workers do not yet load their own byte ranges from shared storage).
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
@@ -28,6 +28,7 @@ import { afterDependencies, treeCombine } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
 import { type ClusterConnection, connect, redactUrl, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
+import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
 import { liveWorkers, waitForWorkers } from './membership.ts';
 import { makeTaskMessage } from './task-message.ts';
 import { decodeFloat64, encodeArgs, encodeFloat64 } from './tensor-codec.ts';
@@ -76,6 +77,8 @@ export interface RedisTelemetry extends EngineTelemetry {
   /** Bytes of partitions, arguments and broadcasts written to Redis, and of results read. */
   readonly bytesOut: number;
   readonly bytesIn: number;
+  /** Parameter-server loops (SGD models), when any ran: clocks, round trips, bytes, waits. */
+  readonly parameterServer?: LoopTelemetry;
 }
 
 /** Trains on `distml worker` processes coordinated through Redis. */
@@ -94,6 +97,7 @@ export class RedisEngine implements Engine {
   private bytesOut = 0;
   private bytesIn = 0;
   private readonly tasksByWorker: Record<string, number> = {};
+  private readonly loopTelemetry = emptyLoopTelemetry();
   private closed = false;
   /** Why the run cannot go on (Redis lost its data or stopped answering), once that happened. */
   private lostError: Error | undefined;
@@ -304,18 +308,32 @@ export class RedisEngine implements Engine {
     return { id, result };
   }
 
+  /** Parameter-server training on the cluster: see loop-runner.ts. */
   async runLoop(
     kernel: string,
-    _on: DistributedMatrix,
-    _args: KernelArgs,
-    _init: Float64Array,
+    on: DistributedMatrix,
+    args: KernelArgs,
+    init: Float64Array,
     consistency: Consistency,
+    options: { readonly timeoutMs?: number } = {},
   ): Promise<LoopResult> {
-    throw new DistmlError(
-      'KERNEL',
-      `loop kernel '${kernel}' (parameter-server training, ${consistency.mode.toUpperCase()}) does not run on the Redis cluster engine yet`,
-      'train this model with --workers N on one machine',
-    );
+    this.checkOpen();
+    this.placementOf(on);
+    const host: LoopHost = {
+      redis: this.redis,
+      keys: this.keys,
+      run: this.run,
+      workers: this.workers,
+      joinTimeoutMs: this.options.joinTimeoutMs ?? 60_000,
+      nextStep: () => ++this.step,
+      putArgs: (step, a) => this.putArgs(step, a),
+      runTask: (k, o, slot, step, argsKey, length) => this.runTask(k, o, slot, step, argsKey, length, 0),
+      removeTask: async (step, slot) => {
+        await this.queue.remove(`${this.run}-${step}-${slot}`);
+      },
+      ...(this.options.log === undefined ? {} : { log: this.options.log }),
+    };
+    return runClusterLoop(host, this.loopTelemetry, kernel, on, args, init, consistency, options);
   }
 
   async broadcast(value: Float64Array): Promise<BroadcastHandle> {
@@ -344,6 +362,7 @@ export class RedisEngine implements Engine {
       tasksByWorker: { ...this.tasksByWorker },
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
+      ...(this.loopTelemetry.loops === 0 ? {} : { parameterServer: { ...this.loopTelemetry } }),
     };
   }
 
