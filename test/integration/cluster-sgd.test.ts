@@ -145,7 +145,7 @@ test('sgd-regressor under BSP on a 2-worker cluster equals --workers 2 bit for b
   assert.ok(remote.report.metrics.r2! > 0.99, `r2 ${remote.report.metrics.r2}`);
 });
 
-test('ASP and SSP(1) on the cluster score within 0.05 and 0.03 of BSP; SSP measures staleness at most 1', async () => {
+test('ASP and SSP(1) on the cluster score within 0.05 and 0.035 of BSP; SSP measures staleness at most 1', async () => {
   const bsp = await fit('digits-bsp', [...DIGITS, ...cluster()]);
   const asp = await fit('digits-asp', [...DIGITS, ...cluster(), '--param', 'consistency=asp']);
   const ssp = await fit('digits-ssp', [
@@ -157,12 +157,13 @@ test('ASP and SSP(1) on the cluster score within 0.05 and 0.03 of BSP; SSP measu
     'staleness=1',
   ]);
   // Asynchronous updates land in an order that depends on timing, so these models differ from run
-  // to run. Measured over ten runs each on this 2-core machine: BSP scores 0.950 (180 test rows,
-  // 0.0056 each); ASP scored 0.922–0.933 (a slot can run hundreds of clocks ahead: Hogwild) and
-  // SSP(1) 0.933–0.956. The bounds leave a few rows of margin over that spread.
+  // to run. Measured over 15 runs each on this (loaded) 2-core machine, BSP scoring 0.950 on the
+  // 180 test rows (0.0056 each): ASP scored 0.911–0.933 (a slot can run dozens of clocks ahead:
+  // Hogwild; the thread engine's ASP scored 0.922–0.933 on the same split) and SSP(1) 0.928–0.956.
+  // The bounds are the worst gaps seen plus about two rows.
   for (const [mode, r, bound] of [
     ['asp', asp, 0.05],
-    ['ssp', ssp, 0.03],
+    ['ssp', ssp, 0.035],
   ] as const) {
     const gap = Math.abs(r.report.metrics.accuracy! - bsp.report.metrics.accuracy!);
     assert.ok(
@@ -277,6 +278,7 @@ test('Lua updates are atomic and ordered: concurrent clients on shared shards su
       partitions: clients.length,
       resultLength: 0,
       timeoutMs: 10_000,
+      startTimeoutMs: 10_000,
     };
     // ASP: 40 pushes per client of small integers, whose float sums are exact in any order, so a
     // lost update (GET then SET) would show as a wrong total.

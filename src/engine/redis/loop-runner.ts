@@ -103,6 +103,7 @@ export async function runClusterLoop(
     partitions: on.partitions,
     resultLength: kernel.resultLength(args, on.cols),
     timeoutMs: options.timeoutMs ?? 30_000,
+    startTimeoutMs: host.joinTimeoutMs,
   };
   const label = `parameter-server loop ${kernelName} (${modeLabel(layout)}, ${W} slots)`;
   await createLoop(host.redis, keys, layout, init);

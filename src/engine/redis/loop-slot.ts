@@ -160,9 +160,13 @@ async function serve(
     const out = await new Promise<Float64Array>((resolve, reject) => {
       // Calls are served one after another, in the order the thread made them; the thread's end
       // (and a crash) queues behind them, so a result is never taken for a crash.
-      let queue = Promise.resolve();
+      // The first call waits until every slot has started, so no slot clocks alone.
+      const ready = allSlotsStarted(ctx.redis, keys, layout);
+      ready.catch(reject);
+      let queue = ready;
       const then = (work: () => Promise<void>) => {
         queue = queue.then(work);
+        queue.catch(() => {});
       };
       thread.on('message', (request: LoopRequest) =>
         then(async () => {
@@ -214,5 +218,29 @@ async function serve(
     port1.close();
     await session.close();
     subscriber.disconnect();
+  }
+}
+
+/**
+ * Resolves once every slot of the loop has claimed its place; the driver stops a loop whose slots
+ * do not all start within its join timeout, which ends this wait through the abort flag.
+ * @throws DistmlError when the loop was stopped meanwhile
+ */
+async function allSlotsStarted(redis: Redis, keys: LoopKeys, layout: LoopLayout): Promise<void> {
+  const claims = Array.from({ length: layout.workers }, (_, w) => keys.claim(w));
+  // The driver gives up after startTimeoutMs; the margin covers its watch interval. Past that, the
+  // driver itself is gone (killed before it could stop the loop).
+  const deadline = Date.now() + layout.startTimeoutMs + 10_000;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    if (Date.now() > deadline)
+      throw new DistmlError(
+        'KERNEL',
+        `parameter-server loop stopped: its slots did not all start within ${Math.round(layout.startTimeoutMs / 1000)} s, and the driver did not stop it`,
+      );
+    const [abort, ...claimed] = await redis.mget(keys.abort, ...claims);
+    if (abort !== null && abort !== undefined)
+      throw new DistmlError('KERNEL', `parameter-server loop stopped: ${abort}`);
+    if (claimed.every((c) => c !== null)) return;
+    await new Promise((r) => setTimeout(r, delay));
   }
 }

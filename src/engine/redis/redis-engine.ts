@@ -81,6 +81,9 @@ export interface RedisTelemetry extends EngineTelemetry {
   readonly parameterServer?: LoopTelemetry;
 }
 
+/** The longest wait for one loop slot's task: a timer's limit (~24 days), in effect none. */
+const LOOP_TASK_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** Trains on `distml worker` processes coordinated through Redis. */
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
@@ -327,7 +330,9 @@ export class RedisEngine implements Engine {
       joinTimeoutMs: this.options.joinTimeoutMs ?? 60_000,
       nextStep: () => ++this.step,
       putArgs: (step, a) => this.putArgs(step, a),
-      runTask: (k, o, slot, step, argsKey, length) => this.runTask(k, o, slot, step, argsKey, length, 0),
+      // A loop runs as long as its epochs take; a lost slot is caught by its heartbeat instead.
+      runTask: (k, o, slot, step, argsKey, length) =>
+        this.runTask(k, o, slot, step, argsKey, length, 0, LOOP_TASK_TIMEOUT_MS),
       removeTask: async (step, slot) => {
         await this.queue.remove(`${this.run}-${step}-${slot}`);
       },
@@ -410,6 +415,7 @@ export class RedisEngine implements Engine {
     argsKey: string,
     resultLength: number,
     priority: number,
+    timeoutMs = this.options.taskTimeoutMs ?? 600_000,
   ): Promise<Float64Array> {
     const jobId = `${this.run}-${step}-${partition}`;
     const message = makeTaskMessage(
@@ -418,7 +424,7 @@ export class RedisEngine implements Engine {
     );
     if (this.lostError !== undefined) throw this.lostError;
     // Listen before adding, so a task that finishes at once is not missed.
-    const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
+    const finished = this.waitForJob(jobId, timeoutMs);
     await this.queue.add(kernel, message, {
       jobId,
       attempts: this.options.attempts ?? 3,

@@ -44,7 +44,10 @@ export interface LoopLayout {
   /** Partitions of the placement. */
   readonly partitions: number;
   readonly resultLength: number;
+  /** Longest wait of one clock end for the other slots. */
   readonly timeoutMs: number;
+  /** How long the driver waits for every slot to start (its join timeout). */
+  readonly startTimeoutMs: number;
 }
 
 /** Names of one loop's keys. */
@@ -129,7 +132,8 @@ export async function readLayout(redis: Redis, keys: LoopKeys): Promise<LoopLayo
     (l.shards as number) > (l.size as number) ||
     !int(l.partitions, 1) ||
     !int(l.resultLength, 0) ||
-    !(typeof l.timeoutMs === 'number' && l.timeoutMs > 0)
+    !(typeof l.timeoutMs === 'number' && l.timeoutMs > 0) ||
+    !(typeof l.startTimeoutMs === 'number' && l.startTimeoutMs > 0)
   ) {
     throw new DistmlError('KERNEL', `the layout of parameter-server loop ${keys.prefix} is malformed`);
   }
