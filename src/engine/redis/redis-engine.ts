@@ -330,9 +330,8 @@ export class RedisEngine implements Engine {
       joinTimeoutMs: this.options.joinTimeoutMs ?? 60_000,
       nextStep: () => ++this.step,
       putArgs: (step, a) => this.putArgs(step, a),
-      // A loop runs as long as its epochs take; a lost slot is caught by its heartbeat instead.
       runTask: (k, o, slot, step, argsKey, length) =>
-        this.runTask(k, o, slot, step, argsKey, length, 0, LOOP_TASK_TIMEOUT_MS),
+        this.runTask(k, o, slot, step, argsKey, length, 0, true),
       removeTask: async (step, slot) => {
         await this.queue.remove(`${this.run}-${step}-${slot}`);
       },
@@ -415,8 +414,11 @@ export class RedisEngine implements Engine {
     argsKey: string,
     resultLength: number,
     priority: number,
-    timeoutMs = this.options.taskTimeoutMs ?? 600_000,
+    loop = false,
   ): Promise<Float64Array> {
+    // A loop slot runs as long as its epochs take (a lost slot is caught by its heartbeat), and
+    // its result (loss sums) is the model's to judge: a diverged fit says so in its own words.
+    const timeoutMs = loop ? LOOP_TASK_TIMEOUT_MS : (this.options.taskTimeoutMs ?? 600_000);
     const jobId = `${this.run}-${step}-${partition}`;
     const message = makeTaskMessage(
       { run: this.run, step, partition, jobId, kernel, placement: on.id, argsKey, resultLength },
@@ -459,7 +461,7 @@ export class RedisEngine implements Engine {
         `task ${kernel} on partition ${partition} returned ${result.length} values, expected ${resultLength}`,
       );
     }
-    for (let i = 0; i < result.length; i++) {
+    for (let i = 0; !loop && i < result.length; i++) {
       if (!Number.isFinite(result[i]!)) {
         throw new NonFiniteResultError(
           `task ${kernel} on partition ${partition} (step ${step}, worker ${answer.worker}) returned ${result[i]} at index ${i}`,
