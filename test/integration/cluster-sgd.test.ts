@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import {
+  abortLoop,
   createLoop,
   LoopKeys,
   type LoopLayout,
@@ -345,5 +346,49 @@ test('Lua updates are atomic and ordered: concurrent clients on shared shards su
     await Promise.all(synced.map((s) => s.close()));
   } finally {
     for (const c of [...clients, ...subscribers]) c.disconnect();
+  }
+});
+
+test('a clock wait is bounded by timeoutMs and names the slowest slot; an abort ends it at once', async () => {
+  const client = new Redis(redis.port, '127.0.0.1');
+  const subscriber = client.duplicate();
+  try {
+    const layout: LoopLayout = {
+      kernel: 'test',
+      mode: 'bsp',
+      staleness: 0,
+      size: 10,
+      workers: 2,
+      shards: 1,
+      partitions: 2,
+      resultLength: 0,
+      timeoutMs: 1500,
+      startTimeoutMs: 1500,
+    };
+    const keys = new LoopKeys('test:wait:timeout');
+    await createLoop(client, keys, layout, new Float64Array(layout.size));
+    const alone = await PsSession.open(client, subscriber, keys, layout, 0);
+    // Slot 1 never clocks: slot 0 waits for clock 0 until its timeout.
+    await assert.rejects(alone.syncClock(new Float64Array(layout.size).fill(1)), {
+      name: 'ParameterServerTimeoutError',
+      message:
+        /parameter server \(BSP\): loop slot 0 timed out after 1500 ms at the end of clock 0, waiting for clock 0 to be applied; the slowest slot is 1, at clock 0/,
+    });
+    await alone.close();
+
+    const abortKeys = new LoopKeys('test:wait:abort');
+    await createLoop(client, abortKeys, { ...layout, timeoutMs: 60_000 }, new Float64Array(layout.size));
+    const waiting = await PsSession.open(client, subscriber, abortKeys, { ...layout, timeoutMs: 60_000 }, 0);
+    const clock = waiting.syncClock(undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    await abortLoop(client, abortKeys, 'slot 1 (worker x) was lost mid-loop');
+    await assert.rejects(
+      clock,
+      /parameter-server loop stopped \(slot 0\): slot 1 \(worker x\) was lost mid-loop/,
+    );
+    await waiting.close();
+  } finally {
+    client.disconnect();
+    subscriber.disconnect();
   }
 });
