@@ -83,57 +83,59 @@ return 1
  * delta in worker order 0..W-1 (an empty delta counts as zeros) and deletes the hash. The apply of
  * the last of the K shards marks clock c applied and publishes it.
  *
- * KEYS: shard, deltas of (shard, c), clock of w, shards done with c, applied, abort.
- * ARGV: w, c, W, K, delta bytes, channel.
- * Returns the number of clocks applied to every shard, or -1 when the loop was aborted.
+ * When the shard already holds every clock before `target` (clock c − s + 1: the caller need not
+ * wait for it), the reply carries the shard's bytes too, and, if more keys are given, every
+ * worker's clock: the caller then has its next pull without another round trip.
+ *
+ * KEYS: shard, deltas of (shard, c), clock of w, shards done with c, applied, abort, clocks the
+ * shard has applied, then optionally every worker's clock.
+ * ARGV: w, c, W, K, delta bytes, channel, target.
+ * Returns {applied} (the clocks applied to every shard), {applied, shard, clocks...}, or {-1} when
+ * the loop was aborted.
  */
 const SYNC_CLOCK = `${LUA_CODEC}
-if redis.call('EXISTS', KEYS[6]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[6]) == 1 then return {-1} end
 local c = tonumber(ARGV[2])
 local W = tonumber(ARGV[3])
 redis.call('SET', KEYS[3], c + 1)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+local applied
 if redis.call('HLEN', KEYS[2]) < W then
-  return tonumber(redis.call('GET', KEYS[5]) or '0')
-end
-local cur = redis.call('GET', KEYS[1])
-if not cur then return redis.error_reply('parameter shard ' .. KEYS[1] .. ' is missing') end
-local v, n = decode(cur)
-for w = 0, W - 1 do
-  local d = redis.call('HGET', KEYS[2], tostring(w))
-  if #d ~= 0 and #d ~= #cur then
-    return redis.error_reply('delta of ' .. #d .. ' bytes for shard ' .. KEYS[1] .. ' of ' .. #cur .. ' bytes')
+  applied = tonumber(redis.call('GET', KEYS[5]) or '0')
+else
+  local cur = redis.call('GET', KEYS[1])
+  if not cur then return redis.error_reply('parameter shard ' .. KEYS[1] .. ' is missing') end
+  local v, n = decode(cur)
+  for w = 0, W - 1 do
+    local d = redis.call('HGET', KEYS[2], tostring(w))
+    if #d ~= 0 and #d ~= #cur then
+      return redis.error_reply('delta of ' .. #d .. ' bytes for shard ' .. KEYS[1] .. ' of ' .. #cur .. ' bytes')
+    end
+    add(v, n, d)
   end
-  add(v, n, d)
+  redis.call('SET', KEYS[1], encode(v, n))
+  redis.call('DEL', KEYS[2])
+  redis.call('SET', KEYS[7], c + 1)
+  if redis.call('INCR', KEYS[4]) == tonumber(ARGV[4]) then
+    redis.call('DEL', KEYS[4])
+    redis.call('SET', KEYS[5], c + 1)
+    redis.call('PUBLISH', ARGV[6], c + 1)
+    applied = c + 1
+  else
+    applied = tonumber(redis.call('GET', KEYS[5]) or '0')
+  end
 end
-redis.call('SET', KEYS[1], encode(v, n))
-redis.call('DEL', KEYS[2])
-if redis.call('INCR', KEYS[4]) == tonumber(ARGV[4]) then
-  redis.call('DEL', KEYS[4])
-  redis.call('SET', KEYS[5], c + 1)
-  redis.call('PUBLISH', ARGV[6], c + 1)
-  return c + 1
-end
-return tonumber(redis.call('GET', KEYS[5]) or '0')
+if tonumber(redis.call('GET', KEYS[7]) or '0') < tonumber(ARGV[7]) then return {applied} end
+local out = {applied, redis.call('GET', KEYS[1])}
+for i = 8, #KEYS do out[#out + 1] = redis.call('GET', KEYS[i]) or '0' end
+return out
 `;
 
 /** A connection with the parameter server's scripts defined. */
 export interface PsRedis extends Redis {
   psAspAdd(shard: string, abort: string, delta: Buffer): Promise<number>;
-  psSyncClock(
-    shard: string,
-    deltas: string,
-    clock: string,
-    done: string,
-    applied: string,
-    abort: string,
-    worker: number,
-    c: number,
-    workers: number,
-    shards: number,
-    delta: Buffer,
-    channel: string,
-  ): Promise<number>;
+  /** Arguments: the number of keys, the keys, then ARGV (see SYNC_CLOCK); replies as Buffers. */
+  psSyncClockBuffer(...args: (string | number | Buffer)[]): Promise<(number | Buffer)[]>;
 }
 
 const defined = new WeakSet<Redis>();
@@ -142,7 +144,8 @@ const defined = new WeakSet<Redis>();
 export function withScripts(redis: Redis): PsRedis {
   if (!defined.has(redis)) {
     redis.defineCommand('psAspAdd', { numberOfKeys: 2, lua: ASP_ADD });
-    redis.defineCommand('psSyncClock', { numberOfKeys: 6, lua: SYNC_CLOCK });
+    // The number of keys varies (the clocks ride along on one shard's call), so it comes first.
+    redis.defineCommand('psSyncClock', { lua: SYNC_CLOCK });
     defined.add(redis);
   }
   return redis as PsRedis;

@@ -12,7 +12,10 @@
  *   on the channel (with a re-read every second, in case a message is lost);
  * - **ASP**: a push adds straight into the shards (one script call per shard, not awaited) and a
  *   clock only records the worker's clock;
- * - a pull reads every shard, every worker's clock and the abort flag with one MGET;
+ * - a pull reads every shard, every worker's clock and the abort flag with one MGET, unless the
+ *   clock before it brought them along: when a slot need not wait at the end of a clock (it
+ *   completed the clock, or SSP lets it run on), the push+clock replies carry the shards and the
+ *   clocks, so that clock costs one round trip in all;
  * - a loop is aborted by setting its abort key (the first reason wins) and publishing on the
  *   channel: every script refuses to run after it, and every wait ends with the reason.
  *
@@ -61,6 +64,10 @@ export class LoopKeys {
   }
   deltas(k: number, c: number): string {
     return `${this.prefix}:delta:${k}:${c}`;
+  }
+  /** Clocks applied to shard k (each shard applies its clocks in order). */
+  shardApplied(k: number): string {
+    return `${this.prefix}:applied:${k}`;
   }
   done(c: number): string {
     return `${this.prefix}:done:${c}`;
@@ -235,6 +242,8 @@ export class PsSession {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly label: string;
   private readonly readKeys: string[];
+  /** What the next pull returns, when the end of the clock before it brought it along. */
+  private prefetched: (Buffer | null)[] | undefined;
 
   private constructor(
     redis: Redis,
@@ -281,11 +290,16 @@ export class PsSession {
   async pull(into: Float64Array): Promise<void> {
     this.check();
     const { layout } = this;
-    const values = await this.redis.mgetBuffer(...this.readKeys);
-    this.stats.roundTrips++;
+    // The end of the previous clock may have brought this pull along (see syncClock).
+    let values = this.prefetched;
+    this.prefetched = undefined;
+    if (values === undefined) {
+      values = await this.redis.mgetBuffer(...this.readKeys);
+      this.stats.roundTrips++;
+      const abort = values[layout.shards + layout.workers];
+      if (abort !== null && abort !== undefined) throw this.abortError(abort.toString());
+    }
     this.stats.pulls++;
-    const abort = values[layout.shards + layout.workers];
-    if (abort !== null && abort !== undefined) throw this.abortError(abort.toString());
     for (let k = 0; k < layout.shards; k++) {
       const shard = decodeShard(values[k] ?? null, layout, k);
       into.set(shard, shardStart(layout, k));
@@ -307,43 +321,64 @@ export class PsSession {
    */
   async syncClock(delta: Float64Array | undefined): Promise<void> {
     this.check();
+    this.prefetched = undefined;
     const { layout, keys } = this;
     const c = this.clockNow;
     this.clockNow = c + 1;
+    const target = c + 1 - layout.staleness;
     const pipeline = this.redis.pipeline() as unknown as PsRedis & {
       exec(): Promise<[Error | null, unknown][] | null>;
     };
     const empty = Buffer.alloc(0);
+    const clocks = Array.from({ length: layout.workers }, (_, w) => keys.clock(w));
     for (let k = 0; k < layout.shards; k++) {
       const bytes =
         delta === undefined
           ? empty
           : encodeFloat64(delta.subarray(shardStart(layout, k), shardStart(layout, k + 1)));
       this.stats.bytesOut += bytes.byteLength;
-      void pipeline.psSyncClock(
+      // The last shard's call also reads every slot's clock, for the staleness of the next pull.
+      const shardKeys = [
         keys.shard(k),
         keys.deltas(k, c),
         keys.clock(this.worker),
         keys.done(c),
         keys.applied,
         keys.abort,
+        keys.shardApplied(k),
+        ...(k === layout.shards - 1 ? clocks : []),
+      ];
+      void pipeline.psSyncClockBuffer(
+        shardKeys.length,
+        ...shardKeys,
         this.worker,
         c,
         layout.workers,
         layout.shards,
         bytes,
         keys.channel,
+        target,
       );
     }
     const replies = await pipeline.exec();
     this.stats.roundTrips++;
     this.stats.clocks++;
+    // When every shard already holds the clocks this slot waits for, the replies carry the shards
+    // and the clocks: the next pull, exactly as an MGET now would return it, without a round trip.
+    const next: (Buffer | null)[] = [];
     for (const [err, value] of replies ?? []) {
       if (err !== null) throw err;
-      if (value === -1) throw await this.abortReason();
-      this.applied = Math.max(this.applied, value as number);
+      const [applied, shard, ...clockValues] = value as [number, Buffer?, ...Buffer[]];
+      if (applied === -1) throw await this.abortReason();
+      this.applied = Math.max(this.applied, applied);
+      next.push(shard ?? null);
+      if (clockValues.length > 0) next.push(...clockValues);
     }
-    await this.awaitApplied(c + 1 - layout.staleness, c);
+    if (next.length === layout.shards + layout.workers && next.every((v) => v !== null)) {
+      this.prefetched = next;
+      return;
+    }
+    await this.awaitApplied(target, c);
   }
 
   /** ASP: adds `delta` into the shards now (sent, not awaited). */
