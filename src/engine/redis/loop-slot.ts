@@ -138,8 +138,9 @@ async function serve(
     control: control.buffer as SharedArrayBuffer,
     data: data.buffer as SharedArrayBuffer,
     errors: port2,
-    // The main thread ends every wait itself within timeoutMs; this only guards against its loss.
-    waitMs: layout.timeoutMs + 60_000,
+    // The main thread ends every wait itself (the first pull also waits for the other slots to
+    // start); this only guards against its loss.
+    waitMs: layout.timeoutMs + layout.startTimeoutMs + 60_000,
   };
   const answer = (error?: Error) => {
     if (error !== undefined) port1.postMessage(error.message);
