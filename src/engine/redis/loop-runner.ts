@@ -33,6 +33,9 @@ import {
 
 /** How often the driver looks at the slots' claims and heartbeats. */
 const WATCH_MS = 250;
+/** Bounds of the driver's reads after a loop, and of each step of its cleanup after a failure. */
+const READ_MS = 30_000;
+const CLEANUP_MS = 3000;
 
 /** What the engine lends the loop runner. */
 export interface LoopHost {
@@ -132,8 +135,8 @@ export async function runClusterLoop(
   const watch = watchSlots(host, keys, W, finished, label, (err) => fail(err));
   try {
     const perWorker = await Promise.race([Promise.all(slots), failed]);
-    const params = await readParams(host.redis, keys, layout);
-    const stats = await readStats(host.redis, keys, W);
+    const params = await within(readParams(host.redis, keys, layout), READ_MS, 'reading the parameters');
+    const stats = await within(readStats(host.redis, keys, W), READ_MS, "reading the slots' counters");
     let max = 0;
     let sum = 0;
     let count = 0;
@@ -152,20 +155,25 @@ export async function runClusterLoop(
     return { params, perWorker, staleness: { max, mean: count === 0 ? 0 : sum / count }, workers: W };
   } catch (err) {
     const cause = err as Error;
-    await abortLoop(host.redis, keys, cause.message).catch(() => {});
+    // Redis may be the cause (unreachable, with commands queued until it is back): every step of
+    // the cleanup is bounded, so the error is reported either way.
+    await within(abortLoop(host.redis, keys, cause.message), CLEANUP_MS, 'abort').catch(() => {});
     // The reason recorded first names the root cause (a slot's own failure, or the driver's).
-    const reason = (await host.redis.get(keys.abort).catch(() => null)) ?? cause.message;
+    const reason =
+      (await within(host.redis.get(keys.abort), CLEANUP_MS, 'abort').catch(() => null)) ?? cause.message;
     await Promise.all(
       Array.from({ length: W }, (_, w) =>
-        finished[w] ? undefined : host.removeTask(step, w).catch(() => {}),
+        finished[w] ? undefined : within(host.removeTask(step, w), CLEANUP_MS, 'remove').catch(() => {}),
       ),
     );
     // Give the slots still running a moment to stop at the abort, so their processes are free
     // for the next fit. A lost slot's task never settles (its process is gone): its heartbeat
     // has, which is what is waited for.
     const liveKeys = Array.from({ length: W }, (_, w) => keys.live(w));
-    for (let waited = 0; waited < 5000; waited += 100) {
-      const live = await host.redis.mget(...liveKeys).catch(() => liveKeys.map(() => null));
+    for (const until = Date.now() + 5000; Date.now() < until; ) {
+      const live = await within(host.redis.mget(...liveKeys), CLEANUP_MS, 'heartbeats').catch(() =>
+        liveKeys.map(() => null),
+      );
       if (live.every((v, w) => finished[w] || v === null || v === 'done')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -175,8 +183,8 @@ export async function runClusterLoop(
     );
   } finally {
     clearInterval(watch);
-    await deleteLoop(host.redis, keys).catch(() => {});
-    await host.redis.del(argsKey).catch(() => 0);
+    await within(deleteLoop(host.redis, keys), CLEANUP_MS, 'cleanup').catch(() => {});
+    await within(host.redis.del(argsKey), CLEANUP_MS, 'cleanup').catch(() => 0);
   }
 }
 
@@ -257,4 +265,22 @@ async function readStats(redis: Redis, keys: LoopKeys, W: number): Promise<SlotS
     }
     return out;
   });
+}
+
+/** `p`, or a rejection naming `what` after `ms` (Redis commands wait while it is unreachable). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new TaskFailedError(`Redis did not answer within ${ms / 1000} s (${what})`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
