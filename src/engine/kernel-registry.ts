@@ -148,6 +148,11 @@ export function registerLoopKernel(kernel: LoopKernel): LoopKernel {
   return kernel;
 }
 
+/** Whether `name` is a registered loop kernel (rather than a partition kernel). */
+export function hasLoopKernel(name: string): boolean {
+  return loopRegistry.has(name);
+}
+
 /** The loop kernel registered under `name`. @throws DistmlError (KERNEL) naming the known ones */
 export function getLoopKernel(name: string): LoopKernel {
   const k = loopRegistry.get(name);

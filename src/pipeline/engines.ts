@@ -50,3 +50,9 @@ export async function connectEngine(choice: EngineChoice = {}): Promise<Engine> 
   }
   return createEngine(choice);
 }
+
+/** The module cluster workers start parameter-server loop threads with (see loop-thread.ts). */
+export const LOOP_THREAD_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './loop-thread-entry.ts' : './loop-thread-entry.js',
+  import.meta.url,
+);

@@ -514,7 +514,12 @@ function engineSummary(t: ReturnType<Engine['telemetry']>): string {
     const spread = Object.entries(r.tasksByWorker)
       .map(([name, n]) => `${name}: ${n}`)
       .join(', ');
-    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}`;
+    const ps = r.parameterServer;
+    const loops =
+      ps === undefined || ps.clocks === 0
+        ? ''
+        : `, ${ps.loops} parameter-server loop(s): ${ps.clocks} clocks, ${((1000 * ps.slotSeconds) / ps.clocks).toFixed(2)} ms and ${(ps.roundTrips / ps.clocks).toFixed(1)} Redis round trips per clock`;
+    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}${loops}`;
   }
   const local = t as LocalTelemetry;
   const busy = local.perWorker.map((w) => `${Math.round(w.busyRatio * 100)}%`).join('/');

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { parseFault } from '../../engine/local/faults.ts';
+import { LOOP_THREAD_ENTRY } from '../../pipeline/engines.ts';
 import {
   addClusterOptions,
   type ClusterCliOptions,
@@ -72,6 +73,7 @@ export function workerCommand(): Command {
       namespace: opts.namespace,
       lockMs: opts.lockMs ?? 30000,
       faults,
+      loopEntry: LOOP_THREAD_ENTRY,
       ...(opts.name === undefined ? {} : { name: opts.name }),
       ...(secret === undefined ? {} : { secret }),
       log,

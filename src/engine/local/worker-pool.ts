@@ -27,7 +27,7 @@ const MAX_FAILED_STARTS = 3;
  * distml runs from source under tsx, as in its own tests) needs tsx's loader registered inside the
  * thread first: on Node 20 worker threads do not inherit `--import tsx`.
  */
-function workerScript(entry: URL): [string | URL, { eval?: boolean }] {
+export function workerScript(entry: URL): [string | URL, { eval?: boolean }] {
   if (!entry.pathname.endsWith('.ts')) return [entry, {}];
   const tsx = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry.href)}); })`;

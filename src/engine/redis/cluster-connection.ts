@@ -117,6 +117,10 @@ function explain(err: NodeJS.ErrnoException, tls: boolean): string {
   if (err.code === 'ECONNRESET' && !tls) {
     return 'the server reset the connection; a TLS-only Redis does this to plaintext clients: use rediss:// and --tls-ca';
   }
+  if (err.code === 'ECONNRESET' && tls) {
+    // Under load the reset can reach the client before the handshake's alert that says why.
+    return 'the server reset the TLS connection: if it requires a client certificate, give --tls-cert and --tls-key';
+  }
   if (/certificate required/i.test(err.message)) {
     return 'the server requires a client certificate: give --tls-cert and --tls-key';
   }

@@ -39,6 +39,13 @@ export class ClusterKeys {
   sentinel(run: string): string {
     return `${this.namespace}:run:${run}:sentinel`;
   }
+  /**
+   * Prefix of the keys of one parameter-server loop (the shards, clocks and claims of step `step`);
+   * see redis-parameter-server.ts for the keys under it.
+   */
+  loop(run: string, step: number): string {
+    return `${this.namespace}:run:${run}:loop:${step}`;
+  }
   /** Counter of task messages refused for a bad or missing signature, or as replays. */
   refused(): string {
     return `${this.namespace}:refused`;

@@ -12,10 +12,11 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
-import { getKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
+import { getKernel, hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
 import { type FaultSpec, faultAt } from '../local/faults.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
+import { runLoopSlot } from './loop-slot.ts';
 import { startHeartbeat, type WorkerInfo } from './membership.ts';
 import { claimNonce } from './replay-guard.ts';
 import { channelKey, ResultSender } from './result-channel.ts';
@@ -38,6 +39,11 @@ export interface ClusterWorkerOptions extends ClusterConnection {
   readonly lockMs?: number;
   /** Injected faults, for tests (worker slot is ignored: this process is the worker). */
   readonly faults?: readonly FaultSpec[];
+  /**
+   * The module loop threads start with (pipeline/loop-thread-entry): parameter-server loops run
+   * their kernel on a thread of their own. Without it, loop tasks are refused.
+   */
+  readonly loopEntry?: URL;
   /** One line per event worth a log: joined, refused, failed, leaving. */
   readonly log?: (line: string) => void;
 }
@@ -104,6 +110,21 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms ?? 0));
     if (m.lineage !== undefined && m.kernel === PROFILE_TASK)
       return runProfileTask(redis, keys, specs, { ...m, lineage: m.lineage }, info.name, job.attemptsStarted);
+    const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(redis, m), 4);
+    const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args, broadcasts);
+    if (hasLoopKernel(m.kernel)) {
+      return runLoopSlot({
+        redis,
+        keys,
+        message: m,
+        args: resolved,
+        worker: info.name,
+        attempt: job.attemptsStarted,
+        entry: options.loopEntry,
+        loadPartition: (p) => loadPartition(redis, keys, partitions, { ...m, partition: p }),
+        log,
+      });
+    }
     const part =
       m.lineage === undefined
         ? await loadPartition(redis, keys, partitions, m)
@@ -118,8 +139,6 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
               return remember(partitions, key, p, PARTITION_CACHE);
             },
           );
-    const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(redis, m), 4);
-    const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args, broadcasts);
     const out = new Float64Array(m.resultLength);
     const started = performance.now();
     if (fault?.kind === 'throw')

@@ -7,8 +7,9 @@
  *
  * Partitions are either written to Redis by the driver (`distribute`) or read by the workers
  * from a shared source (`placeSources`, see source-partitions.ts), in which case no row passes
- * through the driver. Current limit, stated in docs/cluster.md: parameter-server training
- * (`runLoop`, the SGD models) is refused with a clear error.
+ * through the driver. Task results come back over a direct channel (result-channel.ts) or through
+ * Redis. Parameter-server training (`runLoop`, the SGD models) runs against a parameter server in
+ * Redis (loop-runner.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
@@ -36,6 +37,7 @@ import {
   redisOptions,
 } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
+import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
 import { liveWorkers, waitForWorkers } from './membership.ts';
 import { channelKey, ResultServer } from './result-channel.ts';
 import {
@@ -108,7 +110,12 @@ export interface RedisTelemetry extends EngineTelemetry {
   readonly bytesIn: number;
   /** Task results that came straight from the workers over the result channel. */
   readonly directResults: number;
+  /** Parameter-server loops (SGD models), when any ran: clocks, round trips, bytes, waits. */
+  readonly parameterServer?: LoopTelemetry;
 }
+
+/** The longest wait for one loop slot's task: a timer's limit (~24 days), in effect none. */
+const LOOP_TASK_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Trains on `distml worker` processes coordinated through Redis. */
 export class RedisEngine implements Engine {
@@ -128,6 +135,7 @@ export class RedisEngine implements Engine {
   private bytesOut = 0;
   private bytesIn = 0;
   private readonly tasksByWorker: Record<string, number> = {};
+  private readonly loopTelemetry = emptyLoopTelemetry();
   private closed = false;
   /** Where workers send results directly, when the channel is open. */
   private results: ResultServer | undefined;
@@ -365,18 +373,40 @@ export class RedisEngine implements Engine {
     return { id, result };
   }
 
+  /** Parameter-server training on the cluster: see loop-runner.ts. */
   async runLoop(
     kernel: string,
-    _on: DistributedMatrix,
-    _args: KernelArgs,
-    _init: Float64Array,
+    on: DistributedMatrix,
+    args: KernelArgs,
+    init: Float64Array,
     consistency: Consistency,
+    options: { readonly timeoutMs?: number } = {},
   ): Promise<LoopResult> {
-    throw new DistmlError(
-      'KERNEL',
-      `loop kernel '${kernel}' (parameter-server training, ${consistency.mode.toUpperCase()}) does not run on the Redis cluster engine yet`,
-      'train this model with --workers N on one machine',
-    );
+    this.checkOpen();
+    this.placementOf(on);
+    if (this.lineages.has(on.id)) {
+      throw new DistmlError(
+        'KERNEL',
+        `loop kernel '${kernel}' (parameter-server training) cannot run on partitions the workers read from a source yet`,
+        'train SGD models without --shared-data: the driver then places the partitions in Redis',
+      );
+    }
+    const host: LoopHost = {
+      redis: this.redis,
+      keys: this.keys,
+      run: this.run,
+      workers: this.workers,
+      joinTimeoutMs: this.options.joinTimeoutMs ?? 60_000,
+      nextStep: () => ++this.step,
+      putArgs: (step, a) => this.putArgs(step, a),
+      runTask: (k, o, slot, step, argsKey, length) =>
+        this.runTask(k, o, slot, step, argsKey, length, 0, true),
+      removeTask: async (step, slot) => {
+        await this.queue.remove(`${this.run}-${step}-${slot}`);
+      },
+      ...(this.options.log === undefined ? {} : { log: this.options.log }),
+    };
+    return runClusterLoop(host, this.loopTelemetry, kernel, on, args, init, consistency, options);
   }
 
   async broadcast(value: Float64Array): Promise<BroadcastHandle> {
@@ -408,6 +438,7 @@ export class RedisEngine implements Engine {
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
       directResults: this.directResults,
+      ...(this.loopTelemetry.loops === 0 ? {} : { parameterServer: { ...this.loopTelemetry } }),
     };
   }
 
@@ -456,11 +487,16 @@ export class RedisEngine implements Engine {
     argsKey: string,
     resultLength: number,
     priority: number,
+    loop = false,
   ): Promise<Float64Array> {
+    // A loop slot runs as long as its epochs take (a lost slot is caught by its heartbeat), and
+    // its result (loss sums) is the model's to judge: a diverged fit says so in its own words.
+    const timeoutMs = loop ? LOOP_TASK_TIMEOUT_MS : (this.options.taskTimeoutMs ?? 600_000);
     const jobId = `${this.run}-${step}-${partition}`;
-    const placed = this.lineages.get(on.id);
-    // Expected before the task is queued, so bytes that arrive at once are kept.
-    this.results?.expect(jobId, resultLength * 8);
+    // A loop slot's partitions are loaded by the slot itself (loop-slot.ts), and its small result
+    // goes through Redis; a pass's task carries its partition's lineage and the result channel.
+    const placed = loop ? undefined : this.lineages.get(on.id);
+    if (!loop) this.results?.expect(jobId, resultLength * 8);
     let result: Float64Array;
     let answer: TaskReturn;
     try {
@@ -475,9 +511,10 @@ export class RedisEngine implements Engine {
           argsKey,
           resultLength,
           ...(placed === undefined ? {} : { lineage: messageLineage(placed, partition) }),
-          ...this.channelFields(),
+          ...(loop ? {} : this.channelFields()),
         },
         priority,
+        timeoutMs,
       );
       result = await this.resultOf(
         answer,
@@ -493,7 +530,7 @@ export class RedisEngine implements Engine {
         `task ${kernel} on partition ${partition} returned ${result.length} values, expected ${resultLength}`,
       );
     }
-    for (let i = 0; i < result.length; i++) {
+    for (let i = 0; !loop && i < result.length; i++) {
       if (!Number.isFinite(result[i]!)) {
         throw new NonFiniteResultError(
           `task ${kernel} on partition ${partition} (step ${step}, worker ${answer.worker}) returned ${result[i]} at index ${i}`,
@@ -569,12 +606,13 @@ export class RedisEngine implements Engine {
   private async queueTask(
     fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
     priority = 0,
+    timeoutMs = this.options.taskTimeoutMs ?? 600_000,
   ): Promise<TaskReturn> {
     const { jobId, kernel, partition, step } = fields;
     const message = makeTaskMessage(fields, this.options.secret);
     if (this.lostError !== undefined) throw this.lostError;
     // Listen before adding, so a task that finishes at once is not missed.
-    const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
+    const finished = this.waitForJob(jobId, timeoutMs);
     await this.queue.add(kernel, message, {
       jobId,
       attempts: this.options.attempts ?? 3,
