@@ -80,5 +80,8 @@ export function workerCommand(): Command {
     });
     await stopRequested;
     await worker.stop();
+    // A worker that left without Redis (see stop) still has BullMQ connections retrying; nothing
+    // is left to do, so the process ends here rather than when they give up.
+    process.exit(process.exitCode ?? 0);
   });
 }

@@ -198,15 +198,56 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     info,
     stop() {
       stopping ??= (async () => {
-        await worker.close();
-        results.close();
-        await stopHeartbeat();
-        await redis.quit().catch(() => redis.disconnect());
+        let settled = false;
+        const graceful = (async () => {
+          await worker.close();
+          results.close();
+          await stopHeartbeat();
+          await redis.quit().catch(() => redis.disconnect());
+        })().finally(() => {
+          settled = true;
+        });
+        // Leaving cleanly needs Redis (finishing the task, deregistering). A worker told to stop
+        // while Redis is away would wait for it forever: past LEAVE_UNREACHABLE_MS without Redis it
+        // leaves anyway, and its heartbeat key expires on its own.
+        const reachable = await Promise.race([
+          graceful.then(() => true),
+          unreachableFor(redis, () => settled),
+        ]);
+        if (!reachable) {
+          log(
+            `Redis has not answered for ${LEAVE_UNREACHABLE_MS / 1000} s: leaving without deregistering (the heartbeat key expires by itself; an unfinished task goes to another worker)`,
+          );
+          results.close();
+          redis.disconnect();
+          // Not awaited: BullMQ's own connections wait for Redis too. The caller exits the process.
+          void worker.close(true).catch(() => {});
+        }
         log(`worker ${info.name} left after ${tasksSeen} tasks (${lateResults} late results discarded)`);
       })();
       return stopping;
     },
   };
+}
+
+/** How long a stopping worker waits for an unreachable Redis before it leaves anyway. */
+const LEAVE_UNREACHABLE_MS = 10_000;
+
+/**
+ * Resolves false once `redis` has been out of reach for {@link LEAVE_UNREACHABLE_MS} without a
+ * break; stops watching (never resolving) once `done()` says the graceful path finished.
+ */
+async function unreachableFor(redis: Redis, done: () => boolean): Promise<boolean> {
+  let since: number | undefined;
+  while (!done()) {
+    await new Promise((r) => setTimeout(r, 250).unref());
+    if (redis.status === 'ready') since = undefined;
+    else {
+      since ??= Date.now();
+      if (Date.now() - since >= LEAVE_UNREACHABLE_MS) return false;
+    }
+  }
+  return new Promise<boolean>(() => {});
 }
 
 async function loadPartition(

@@ -59,6 +59,8 @@ export interface LoopHost {
   ): Promise<Float64Array>;
   /** Takes a task that has not started off the queue. */
   removeTask(step: number, slot: number): Promise<void>;
+  /** `p`, or the run's loss if that comes first (see RedisEngine), so no call waits forever. */
+  io<T>(p: Promise<T>): Promise<T>;
   log?(line: string): void;
 }
 
@@ -109,7 +111,7 @@ export async function runClusterLoop(
     startTimeoutMs: host.joinTimeoutMs,
   };
   const label = `parameter-server loop ${kernelName} (${modeLabel(layout)}, ${W} slots)`;
-  await createLoop(host.redis, keys, layout, init);
+  await host.io(createLoop(host.redis, keys, layout, init));
   const argsKey = await host.putArgs(step, args);
   host.log?.(`${label}: waiting for ${W} workers to take a slot each`);
 

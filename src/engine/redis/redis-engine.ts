@@ -146,7 +146,9 @@ export class RedisEngine implements Engine {
   private lostError: Error | undefined;
   /** Rejecters of the tasks being waited for, so that a lost run or close() ends every wait. */
   private readonly waiting = new Set<(err: Error) => void>();
-  private readonly watch: NodeJS.Timeout;
+  private watch!: NodeJS.Timeout;
+  /** Rejects with the reason when the run is lost (Redis lost its data or stopped answering). */
+  private readonly lost: Promise<never>;
   /** Settlers of the jobs waited for, by job id; the queue's events are dispatched to them. */
   private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
 
@@ -165,10 +167,24 @@ export class RedisEngine implements Engine {
     events.on('failed', ({ jobId, failedReason }) =>
       this.jobs.get(jobId)?.({ error: new Error(failedReason) }),
     );
-    this.watch = this.watchRun((err) => {
-      this.lostError = err;
-      for (const reject of [...this.waiting]) reject(err);
+    this.lost = new Promise<never>((_, reject) => {
+      this.watch = this.watchRun((err) => {
+        this.lostError = err;
+        reject(err);
+        for (const abandon of [...this.waiting]) abandon(err);
+        // Commands queued while Redis is away would wait for it forever (BullMQ needs clients that
+        // never give up on a command); disconnecting fails them, so nothing of the fit hangs.
+        this.redis.disconnect();
+        void this.queue.disconnect().catch(() => {});
+        void this.events.disconnect().catch(() => {});
+      });
     });
+    this.lost.catch(() => {});
+  }
+
+  /** `p`, or the reason the run was lost if that comes first: no Redis call outlives the run. */
+  private io<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.lost]);
   }
 
   /**
@@ -308,7 +324,7 @@ export class RedisEngine implements Engine {
       this.bytesOut += block.byteLength;
       pipeline.set(this.keys.partition(this.run, id, index), encodeFloat64(block));
     });
-    await pipeline.exec();
+    await this.io(pipeline.exec());
     const placement: DistributedMatrix = { id, rows: data.rows, cols: data.cols, partitions: ranges.length };
     this.placements.set(id, placement);
     return placement;
@@ -343,7 +359,7 @@ export class RedisEngine implements Engine {
       ),
     );
     this.passes++;
-    await this.redis.del(argsKey);
+    await this.io(this.redis.del(argsKey));
     return treeCombine(results, kernel.combine);
   }
 
@@ -367,7 +383,7 @@ export class RedisEngine implements Engine {
           task.priority ?? 0,
         );
       } finally {
-        await this.redis.del(argsKey);
+        await this.io(this.redis.del(argsKey));
       }
     });
     return { id, result };
@@ -401,6 +417,7 @@ export class RedisEngine implements Engine {
       putArgs: (step, a) => this.putArgs(step, a),
       runTask: (k, o, slot, step, argsKey, length) =>
         this.runTask(k, o, slot, step, argsKey, length, 0, true),
+      io: (p) => this.io(p),
       removeTask: async (step, slot) => {
         await this.queue.remove(`${this.run}-${step}-${slot}`);
       },
@@ -412,7 +429,7 @@ export class RedisEngine implements Engine {
   async broadcast(value: Float64Array): Promise<BroadcastHandle> {
     this.checkOpen();
     const id = `b${this.nextPlacement++}`;
-    await this.redis.set(this.keys.broadcast(this.run, id), encodeFloat64(value));
+    await this.io(this.redis.set(this.keys.broadcast(this.run, id), encodeFloat64(value)));
     this.bytesOut += value.byteLength;
     return { broadcast: id, length: value.length };
   }
@@ -420,9 +437,9 @@ export class RedisEngine implements Engine {
   async release(on: DistributedMatrix): Promise<void> {
     if (!this.placements.delete(on.id)) return;
     const placed = this.lineages.get(on.id);
-    if (this.lineages.delete(on.id)) await this.redis.del(placed!.specKey);
+    if (this.lineages.delete(on.id)) await this.io(this.redis.del(placed!.specKey));
     const keys = Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p));
-    if (keys.length > 0) await this.redis.del(...keys);
+    if (keys.length > 0) await this.io(this.redis.del(...keys));
   }
 
   telemetry(): RedisTelemetry {
@@ -474,7 +491,7 @@ export class RedisEngine implements Engine {
     const key = this.keys.args(this.run, step);
     const bytes = encodeArgs(args);
     this.bytesOut += bytes.byteLength;
-    await this.redis.set(key, bytes);
+    await this.io(this.redis.set(key, bytes));
     return key;
   }
 
@@ -567,14 +584,15 @@ export class RedisEngine implements Engine {
       this.directResults++;
       return result;
     }
-    const bytes = answer.resultKey === undefined ? null : await this.redis.getBuffer(answer.resultKey);
+    const bytes =
+      answer.resultKey === undefined ? null : await this.io(this.redis.getBuffer(answer.resultKey));
     if (bytes === null) {
       throw new TaskFailedError(
         `the result of ${what} is missing from Redis`,
         'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
       );
     }
-    await this.redis.del(answer.resultKey!);
+    await this.io(this.redis.del(answer.resultKey!));
     this.bytesIn += bytes.byteLength;
     return decodeFloat64(bytes, `result of task ${jobId}`, length * 8);
   }
@@ -613,15 +631,19 @@ export class RedisEngine implements Engine {
     if (this.lostError !== undefined) throw this.lostError;
     // Listen before adding, so a task that finishes at once is not missed.
     const finished = this.waitForJob(jobId, timeoutMs);
-    await this.queue.add(kernel, message, {
-      jobId,
-      attempts: this.options.attempts ?? 3,
-      backoff: { type: 'exponential', delay: 200 },
-      // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
-      ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
-      removeOnComplete: { age: 600 },
-      removeOnFail: { age: 3600 },
-    });
+    // Handled below once the task is queued; if queueing fails first, its loss is that failure.
+    finished.catch(() => {});
+    await this.io(
+      this.queue.add(kernel, message, {
+        jobId,
+        attempts: this.options.attempts ?? 3,
+        backoff: { type: 'exponential', delay: 200 },
+        // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+        ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+        removeOnComplete: { age: 600 },
+        removeOnFail: { age: 3600 },
+      }),
+    );
     try {
       return await finished;
     } catch (err) {
@@ -645,6 +667,7 @@ export class RedisEngine implements Engine {
         const answer = await this.queueTask(fields);
         return { ...answer, resultKey: answer.resultKey ?? '' };
       },
+      io: (p) => this.io(p),
       account: (out, inn, answer) => {
         this.bytesOut += out;
         this.bytesIn += inn;

@@ -43,6 +43,8 @@ export interface SourceDriver {
   queue(fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>): Promise<SourceTaskReturn>;
   /** Counts bytes written to and read from Redis, and a finished task. */
   account(bytesOut: number, bytesIn: number, answer?: SourceTaskReturn): void;
+  /** `p`, or the run's loss if that comes first (see RedisEngine), so no call waits forever. */
+  io<T>(p: Promise<T>): Promise<T>;
 }
 
 /** The lineage of every partition of one placement, as stored by {@link storeLineage}. */
@@ -75,20 +77,20 @@ export async function profileSources(driver: SourceDriver, lineage: SourceLineag
           resultLength: 0,
           lineage: messageLineage(placed, p),
         });
-        const bytes = await driver.redis.getBuffer(answer.resultKey);
+        const bytes = await driver.io(driver.redis.getBuffer(answer.resultKey));
         if (bytes === null) {
           throw new TaskFailedError(
             `the profile of partition ${p} is missing from Redis`,
             'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
           );
         }
-        await driver.redis.del(answer.resultKey);
+        await driver.io(driver.redis.del(answer.resultKey));
         driver.account(0, bytes.byteLength, answer);
         return decodePlain(bytes, `profile of partition ${p}`);
       }),
     );
   } finally {
-    await driver.redis.del(placed.specKey);
+    await driver.io(driver.redis.del(placed.specKey));
   }
 }
 
@@ -101,7 +103,7 @@ export async function storeLineage(
   const specKey = driver.keys.spec(driver.run, id);
   const bytes = packr.pack(lineage.spec);
   driver.account(bytes.byteLength, 0);
-  await driver.redis.set(specKey, bytes);
+  await driver.io(driver.redis.set(specKey, bytes));
   return { handlers: lineage.handlers, splits: lineage.splits, specKey };
 }
 
