@@ -508,7 +508,13 @@ function engineSummary(t: ReturnType<Engine['telemetry']>): string {
     const spread = Object.entries(r.tasksByWorker)
       .map(([name, n]) => `${name}: ${n}`)
       .join(', ');
-    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}`;
+    const moves = [
+      r.epoch > 1 ? `membership epoch ${r.epoch}` : '',
+      r.partitionsMoved ? `${r.partitionsMoved} partitions moved` : '',
+      r.tasksRequeued ? `${r.tasksRequeued} tasks requeued` : '',
+      r.lateResultsDiscarded ? `${r.lateResultsDiscarded} late results discarded` : '',
+    ].filter(Boolean);
+    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}${moves.length ? `, ${moves.join(', ')}` : ''}`;
   }
   const local = t as LocalTelemetry;
   const busy = local.perWorker.map((w) => `${Math.round(w.busyRatio * 100)}%`).join('/');

@@ -7,7 +7,9 @@
  *
  * Partitions are either written to Redis by the driver (`distribute`) or read by the workers
  * from a shared source (`placeSources`, see source-partitions.ts), in which case no row passes
- * through the driver. Current limit, stated in docs/cluster.md: parameter-server training
+ * through the driver. Each partition has an owner, and its tasks go to the owner's own queue
+ * (placement.ts): a worker loads its partitions once, a dead owner's partitions and tasks move to
+ * live workers, a joining worker receives partitions at the next pass. Current limit, stated in docs/cluster.md: parameter-server training
  * (`runLoop`, the SGD models) is refused with a clear error.
  */
 import { randomBytes } from 'node:crypto';
@@ -30,7 +32,8 @@ import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-regi
 import type { Plain, SourceLineage } from '../source-tasks.ts';
 import { type ClusterConnection, connect, redactUrl, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
-import { liveWorkers, waitForWorkers } from './membership.ts';
+import { liveWorkers, type WorkerInfo, waitForWorkers } from './membership.ts';
+import { type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
 import {
   messageLineage,
   type PlacedLineage,
@@ -69,12 +72,14 @@ interface TaskReturn {
   readonly resultKey: string;
   readonly runSeconds: number;
   readonly worker: string;
+  /** The worker's id (absent from profile tasks). */
+  readonly workerId?: string;
   /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
   readonly attempt: number;
 }
 
 /** Telemetry of the cluster engine. */
-export interface RedisTelemetry extends EngineTelemetry {
+export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly kind: 'redis';
   /** Redis URL with the password redacted. */
   readonly cluster: string;
@@ -87,9 +92,13 @@ export interface RedisTelemetry extends EngineTelemetry {
   readonly bytesIn: number;
 }
 
+/** What a wait on a task yields when its worker is presumed dead first. */
+const GONE = Symbol('gone');
+
 /** Trains on `distml worker` processes coordinated through Redis. */
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
+  readonly workers: number;
   private readonly keys: ClusterKeys;
   private readonly run = randomBytes(6).toString('hex');
   private step = 0;
@@ -113,22 +122,32 @@ export class RedisEngine implements Engine {
   private readonly watch: NodeJS.Timeout;
   /** Settlers of the jobs waited for, by job id; the queue's events are dispatched to them. */
   private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
+  /** Owners of partitions, membership epochs, per-worker queues, the fence (placement.ts). */
+  private readonly router: TaskRouter;
 
   private constructor(
     private readonly options: RedisEngineOptions,
     private readonly redis: Redis,
     private readonly queue: Queue,
     private readonly events: QueueEvents,
-    readonly workers: number,
+    members: readonly WorkerInfo[],
   ) {
     this.keys = new ClusterKeys(options.namespace);
-    events.on('completed', ({ jobId, returnvalue }) => {
-      const value: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      this.jobs.get(jobId)?.({ value: value as TaskReturn });
-    });
-    events.on('failed', ({ jobId, failedReason }) =>
-      this.jobs.get(jobId)?.({ error: new Error(failedReason) }),
+    this.workers = members.length;
+    events.on('completed', ({ jobId, returnvalue }) =>
+      this.onJobEvent({ kind: 'completed', jobId, returnvalue }),
     );
+    events.on('failed', ({ jobId, failedReason }) =>
+      this.onJobEvent({ kind: 'failed', jobId, failedReason }),
+    );
+    this.router = new TaskRouter({
+      redis,
+      keys: this.keys,
+      connection: redisOptions(options),
+      members,
+      log: options.log ?? (() => {}),
+      onEvent: (e) => this.onJobEvent(e),
+    });
     this.watch = this.watchRun((err) => {
       this.lostError = err;
       for (const reject of [...this.waiting]) reject(err);
@@ -238,7 +257,7 @@ export class RedisEngine implements Engine {
       queue.on('error', (err) => options.log?.(`queue: ${err.message}`));
       events.on('error', (err) => options.log?.(`queue events: ${err.message}`));
       await events.waitUntilReady();
-      const engine = new RedisEngine(options, redis, queue, events, joined.length);
+      const engine = new RedisEngine(options, redis, queue, events, joined);
       await redis.set(keys.sentinel(engine.run), '1');
       return engine;
     } catch (err) {
@@ -269,13 +288,18 @@ export class RedisEngine implements Engine {
     await pipeline.exec();
     const placement: DistributedMatrix = { id, rows: data.rows, cols: data.cols, partitions: ranges.length };
     this.placements.set(id, placement);
+    this.router.place(id, ranges.length);
     return placement;
   }
 
   /** Summarises every split on the workers (see source-partitions.ts). */
   async profileSources(lineage: SourceLineage): Promise<Plain[]> {
     this.checkOpen();
-    return profileSources(this.sourceDriver(), lineage);
+    try {
+      return await profileSources(this.sourceDriver(), lineage);
+    } finally {
+      this.router.forgetTransient();
+    }
   }
 
   /** Places partitions the workers read from the source themselves: no rows go through Redis. */
@@ -285,12 +309,14 @@ export class RedisEngine implements Engine {
     this.lineages.set(id, await storeLineage(this.sourceDriver(), id, lineage));
     const placement: DistributedMatrix = { id, rows, cols, partitions: lineage.splits.length };
     this.placements.set(id, placement);
+    this.router.place(id, lineage.splits.length);
     return placement;
   }
 
   async treeReduce(kernelName: string, on: DistributedMatrix, args: KernelArgs): Promise<Float64Array> {
     this.checkOpen();
     this.placementOf(on);
+    this.router.boundary(on.id);
     const kernel = getKernel(kernelName);
     const step = ++this.step;
     const argsKey = await this.putArgs(step, args);
@@ -310,6 +336,7 @@ export class RedisEngine implements Engine {
     const result = afterDependencies(id, task.after).then(async () => {
       this.checkOpen();
       this.placementOf(task.on);
+      this.router.boundary(task.on.id);
       const kernel = getKernel(task.kernel);
       const step = ++this.step;
       const argsKey = await this.putArgs(step, task.args);
@@ -355,6 +382,7 @@ export class RedisEngine implements Engine {
 
   async release(on: DistributedMatrix): Promise<void> {
     if (!this.placements.delete(on.id)) return;
+    this.router.forget(on.id);
     const placed = this.lineages.get(on.id);
     if (this.lineages.delete(on.id)) await this.redis.del(placed!.specKey);
     const keys = Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p));
@@ -373,6 +401,7 @@ export class RedisEngine implements Engine {
       tasksByWorker: { ...this.tasksByWorker },
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
+      ...this.router.telemetry(),
     };
   }
 
@@ -387,6 +416,7 @@ export class RedisEngine implements Engine {
     const cleanup = async () => {
       for (const placement of [...this.placements.values()]) await this.release(placement);
       await this.deleteRunKeys();
+      await this.router.close();
       await this.events.close();
       await this.queue.close();
       await this.redis.quit();
@@ -467,34 +497,74 @@ export class RedisEngine implements Engine {
     return result;
   }
 
-  /** Queues one task message and waits for what its worker returns. */
+  /**
+   * Queues one task message on the owner of its partition and waits for what the worker returns.
+   * If the owner is presumed dead first, the task is queued again on the partition's new owner
+   * under a new job id, and the old job is fenced: its result, should it come, is discarded.
+   */
   private async queueTask(
     fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
     priority = 0,
   ): Promise<TaskReturn> {
-    const { jobId, kernel, partition, step } = fields;
-    const message = makeTaskMessage(fields, this.options.secret);
-    if (this.lostError !== undefined) throw this.lostError;
-    // Listen before adding, so a task that finishes at once is not missed.
-    const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
-    await this.queue.add(kernel, message, {
-      jobId,
-      attempts: this.options.attempts ?? 3,
-      backoff: { type: 'exponential', delay: 200 },
-      // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
-      ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
-      removeOnComplete: { age: 600 },
-      removeOnFail: { age: 3600 },
-    });
+    const { kernel, partition, placement, step } = fields;
     try {
-      return await finished;
+      for (let copy = 0; ; copy++) {
+        const route = await this.router.route(placement, partition);
+        const jobId = copy === 0 ? fields.jobId : `${fields.jobId}-r${copy}`;
+        const message = makeTaskMessage({ ...fields, jobId }, this.options.secret);
+        if (this.lostError !== undefined) throw this.lostError;
+        // Listen before adding, so a task that finishes at once is not missed.
+        const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
+        await (route.queue ?? this.queue).add(kernel, message, {
+          jobId,
+          attempts: this.options.attempts ?? 3,
+          backoff: { type: 'exponential', delay: 200 },
+          // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+          ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+          removeOnComplete: { age: 600 },
+          removeOnFail: { age: 3600 },
+        });
+        const owner = route.worker;
+        if (owner === undefined) return await finished.promise;
+        const outcome = await Promise.race([
+          finished.promise,
+          this.router.whenGone(owner.id).then((): typeof GONE => GONE),
+        ]);
+        if (outcome !== GONE) return outcome;
+        this.router.supersede(
+          jobId,
+          owner,
+          `${kernel} on partition ${partition} of ${placement}, step ${step}`,
+        );
+        finished.cancel();
+        // A job still waiting on the dead worker's queue is removed; one it holds stays locked.
+        await route.queue!.remove(jobId).catch(() => 0);
+        this.router.done(placement, partition);
+      }
     } catch (err) {
       if (err instanceof DistmlError) throw err;
       throw new TaskFailedError(
         `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
         "see the failing worker's log (distml worker prints every task it refuses or fails)",
       );
+    } finally {
+      this.router.done(placement, partition);
     }
+  }
+
+  /** Dispatches a job event of any queue to its waiter, after the fence. */
+  private onJobEvent(e: LaneEvent): void {
+    if (e.kind === 'failed') {
+      this.jobs.get(e.jobId)?.({ error: new Error(e.failedReason) });
+      return;
+    }
+    const value: unknown = typeof e.returnvalue === 'string' ? JSON.parse(e.returnvalue) : e.returnvalue;
+    if (this.router.fenced(e.jobId)) {
+      const key = (value as Partial<TaskReturn> | null)?.resultKey;
+      if (typeof key === 'string') void this.redis.del(key).catch(() => 0);
+      return;
+    }
+    this.jobs.get(e.jobId)?.({ value: value as TaskReturn });
   }
 
   /** What source-partitions.ts needs from this engine. */
@@ -522,8 +592,9 @@ export class RedisEngine implements Engine {
    * good, after `ms`, when the run is lost, or when the engine closes. Every path clears its timer
    * and its entry, so a failed fit leaves nothing that keeps the process alive.
    */
-  private waitForJob(jobId: string, ms: number): Promise<TaskReturn> {
-    return new Promise<TaskReturn>((resolve, reject) => {
+  private waitForJob(jobId: string, ms: number): { promise: Promise<TaskReturn>; cancel(): void } {
+    let abandon!: (error: Error) => void;
+    const promise = new Promise<TaskReturn>((resolve, reject) => {
       const settle = (outcome: { value: TaskReturn } | { error: Error }) => {
         clearTimeout(timer);
         this.jobs.delete(jobId);
@@ -531,11 +602,19 @@ export class RedisEngine implements Engine {
         if ('value' in outcome) resolve(outcome.value);
         else reject(outcome.error);
       };
-      const abandon = (error: Error) => settle({ error });
+      abandon = (error: Error) => settle({ error });
       const timer = setTimeout(() => abandon(new Error(`no result within ${Math.round(ms / 1000)} s`)), ms);
       this.jobs.set(jobId, settle);
       this.waiting.add(abandon);
     });
+    return {
+      promise,
+      // The job was superseded: stop waiting for it, quietly.
+      cancel: () => {
+        promise.catch(() => {});
+        abandon(new Error('superseded'));
+      },
+    };
   }
 
   private async deleteRunKeys(): Promise<void> {
