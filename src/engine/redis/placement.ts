@@ -20,6 +20,7 @@ import type { Redis } from 'ioredis';
 import type { redisOptions } from './cluster-connection.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
 import { liveWorkers, type WorkerInfo } from './membership.ts';
+import { balance, deal, type Move, replaceGone } from './owner-map.ts';
 
 /** A job event of a worker's own queue, forwarded to the engine. */
 export type LaneEvent =
@@ -231,11 +232,12 @@ export class TaskRouter {
     }
     // Round-robin by position, so a map that grows (a profile pass queues its tasks one by one)
     // deals the same owners as one dealt at once.
-    const live = this.sorted();
-    for (let p = map.owners.length; p < partitions; p++) {
-      map.owners.push(live.length === 0 ? undefined : live[p % live.length]!.id);
-      map.busy.push(0);
-    }
+    deal(
+      map.owners,
+      this.sorted().map((w) => w.id),
+      partitions,
+    );
+    while (map.busy.length < map.owners.length) map.busy.push(0);
     return map;
   }
 
@@ -307,73 +309,34 @@ export class TaskRouter {
 
   /** Gives the partitions of gone (or no) owners to the live workers holding the fewest. */
   private replaceGone(placement: string, map: OwnerMap): void {
-    const live = this.sorted();
-    const count = new Map(live.map((w) => [w.id, 0]));
-    for (const id of map.owners) if (id !== undefined && count.has(id)) count.set(id, count.get(id)! + 1);
-    const moves: string[] = [];
-    for (let p = 0; p < map.owners.length; p++) {
-      const was = map.owners[p];
-      if (was !== undefined && count.has(was)) continue;
-      let best: WorkerInfo | undefined;
-      for (const w of live) if (best === undefined || count.get(w.id)! < count.get(best.id)!) best = w;
-      map.owners[p] = best?.id;
-      if (best === undefined) continue;
-      count.set(best.id, count.get(best.id)! + 1);
-      if (was !== undefined) this.moved++;
-      moves.push(`${p} → ${best.name}`);
-    }
+    const moves = replaceGone(
+      map.owners,
+      this.sorted().map((w) => w.id),
+    );
+    this.moved += moves.filter((m) => m.from !== undefined).length;
     if (moves.length > 0)
-      this.o.log(`epoch ${this.epoch}: partitions of ${placement} re-placed: ${moves.join(', ')}`);
+      this.o.log(`epoch ${this.epoch}: partitions of ${placement} re-placed: ${this.describe(moves)}`);
   }
 
-  /**
-   * Moves the fewest idle partitions that leave every live worker with ⌊P/W⌋ or ⌈P/W⌉: the
-   * ⌈P/W⌉ targets go to the workers holding the most already, and donors give their
-   * highest-numbered partitions to the receivers in dealing order.
-   */
+  /** Balances `map` over the live workers (see {@link balance}) and logs the moves. */
   private balance(placement: string, map: OwnerMap): void {
-    this.replaceGone(placement, map);
     const live = this.sorted();
-    if (live.length === 0) return;
-    const held = new Map<string, number[]>(live.map((w) => [w.id, []]));
-    map.owners.forEach((id, p) => {
-      if (id !== undefined) held.get(id)?.push(p);
-    });
-    const P = map.owners.length;
-    const q = Math.floor(P / live.length);
-    const byLoad = live
-      .map((w, order) => ({ w, order }))
-      .sort((a, b) => held.get(b.w.id)!.length - held.get(a.w.id)!.length || a.order - b.order);
-    const target = new Map(byLoad.map(({ w }, i) => [w.id, q + (i < P % live.length ? 1 : 0)]));
-    const pool: number[] = [];
-    let complete = true;
-    for (const w of live) {
-      const mine = held.get(w.id)!;
-      let give = mine.length - target.get(w.id)!;
-      for (let i = mine.length - 1; i >= 0 && give > 0; i--) {
-        if (map.busy[mine[i]!]! > 0) continue;
-        pool.push(mine[i]!);
-        give--;
-      }
-      if (give > 0) complete = false;
-    }
-    pool.sort((a, b) => a - b);
-    const moves: string[] = [];
-    for (const w of live) {
-      let need = target.get(w.id)! - held.get(w.id)!.length;
-      while (need-- > 0 && pool.length > 0) {
-        const p = pool.shift()!;
-        map.owners[p] = w.id;
-        moves.push(`${p} → ${w.name}`);
-      }
-    }
-    this.moved += moves.length;
+    const { moves, complete } = balance(
+      map.owners,
+      live.map((w) => w.id),
+      map.busy,
+    );
+    this.moved += moves.filter((m) => m.from !== undefined).length;
     if (complete) map.balancedAt = this.epoch;
     if (moves.length > 0) {
       const counts = live.map((w) => `${w.name} ${map.owners.filter((id) => id === w.id).length}`);
       this.o.log(
-        `epoch ${this.epoch}: moved ${moves.length} partition(s) of ${placement} to balance (${moves.join(', ')}; now ${counts.join(', ')})`,
+        `epoch ${this.epoch}: moved ${moves.length} partition(s) of ${placement} to balance (${this.describe(moves)}; now ${counts.join(', ')})`,
       );
     }
+  }
+
+  private describe(moves: readonly Move[]): string {
+    return moves.map((m) => `${m.partition} → ${this.members.get(m.to)?.name ?? m.to}`).join(', ');
   }
 }
