@@ -208,6 +208,55 @@ test('a worker SIGKILLed mid-fit: exactly its partition is read again from the s
   assert.deepStrictEqual(r.coef, sharedCoef);
 });
 
+test('a worker leaving on SIGTERM mid-fit: its partition moves to a live worker, same model', async () => {
+  const ns = ['--namespace', 'src-leave'];
+  const leaver = await startWorker(redis.url, [
+    '--name',
+    'leaver',
+    ...ns,
+    '--inject-fault',
+    'delay:worker=0,task=4,ms=1000',
+  ]);
+  const others = [
+    await startWorker(redis.url, ['--name', 'f', ...ns]),
+    await startWorker(redis.url, ['--name', 'g', ...ns]),
+  ];
+  workers.push(leaver, ...others);
+  const fit = train('leave', LOANS, [
+    '--cluster',
+    redis.url,
+    ...ns,
+    '--min-workers',
+    '3',
+    '--shared-data',
+    '--partitions',
+    '5',
+  ]);
+  // Owners by name: f 0,3; g 1,4; leaver 2. Mid-task (its 4th: one profile task, then a pass
+  // each), the leaver is told to stop: it finishes that task, deregisters and exits 0.
+  await new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 20_000;
+    const check = () => {
+      if (/injected fault delay at task 4/.test(leaver.log())) resolve();
+      else if (Date.now() > deadline) reject(new Error(`no delay: ${leaver.log()}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+  leaver.child.kill('SIGTERM');
+  const r = await fit;
+  assert.equal(await leaver.exited, 0);
+  assert.match(r.stderr, /membership epoch 2: worker leaver left\n/);
+  assert.match(r.stderr, /partitions of p\d+ re-placed: 2 → f\n/);
+  assert.deepStrictEqual(
+    [leaver, ...others].map((w) => partitionsLoaded(w.log())),
+    [[2], [0, 2, 3], [1, 4]],
+  );
+  assert.equal(r.report.engine.tasks, 5 + r.report.engine.passes * 5);
+  assert.deepStrictEqual(r.report.engine.partitionsByWorker, { f: 3, g: 2 });
+  assert.deepStrictEqual(r.coef, sharedCoef);
+});
+
 test('a Parquet source is split by row groups', async () => {
   const path = join(dir, 'loans.parquet');
   await writeParquet(path, await readCsv(LOANS), { rowGroupSize: 600 });

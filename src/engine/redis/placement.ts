@@ -49,6 +49,17 @@ export interface Route {
   readonly epoch: number;
 }
 
+/** How the engine queues one copy of a task and waits for its result. */
+export interface Dispatcher<T> {
+  /** Starts waiting for job `jobId` (before it is added, so a quick completion is not missed). */
+  wait(jobId: string): { readonly promise: Promise<T>; cancel(): void };
+  /** Adds job `jobId` to `queue`, or to the shared queue when undefined. */
+  add(queue: Queue | undefined, jobId: string): Promise<void>;
+}
+
+/** What a wait on a task yields when its worker is presumed dead first. */
+const GONE = Symbol('gone');
+
 /** Counters of locality and elasticity, merged into the engine's telemetry. */
 export interface PlacementTelemetry {
   /** Membership epoch: bumped by every join, leave or expired heartbeat seen during the run. */
@@ -127,24 +138,64 @@ export class TaskRouter {
     if (map !== undefined && map.balancedAt < this.epoch) this.balance(placement, map);
   }
 
+  /**
+   * Queues a task on the owner of partition `p` of `placement` and waits for its result. If the
+   * owner is presumed dead first, the job is superseded (its result will be fenced off), removed
+   * if still waiting, and the task queued again on the partition's new owner as `BASE-rN`.
+   * @param what - the task, for the log line of a discarded late result
+   */
+  async dispatch<T>(base: string, placement: string, p: number, what: string, d: Dispatcher<T>): Promise<T> {
+    for (let copy = 0; ; copy++) {
+      const route = await this.route(placement, p);
+      try {
+        const jobId = copy === 0 ? base : `${base}-r${copy}`;
+        const finished = d.wait(jobId);
+        try {
+          await d.add(route.queue, jobId);
+        } catch (err) {
+          finished.cancel();
+          throw err;
+        }
+        const owner = route.worker;
+        if (owner === undefined) return await finished.promise;
+        const outcome = await Promise.race([
+          finished.promise,
+          this.whenGone(owner.id).then((): typeof GONE => GONE),
+        ]);
+        if (outcome !== GONE) return outcome;
+        this.supersede(jobId, owner, what);
+        finished.cancel();
+        // A job still waiting on the dead worker's queue is removed; one it holds stays locked.
+        await route.queue!.remove(jobId).catch(() => 0);
+      } finally {
+        this.done(placement, p);
+      }
+    }
+  }
+
   /** The queue for a task on partition `p` of `placement`; marks the partition busy. */
-  async route(placement: string, p: number): Promise<Route> {
+  private async route(placement: string, p: number): Promise<Route> {
     const map = this.mapOf(placement, p + 1, true);
     map.busy[p] = (map.busy[p] ?? 0) + 1;
     const id = map.owners[p];
     const worker = id === undefined ? undefined : this.members.get(id);
     if (worker === undefined) return { epoch: this.epoch };
-    return { worker, queue: (await this.lane(worker.id)).queue, epoch: this.epoch };
+    try {
+      return { worker, queue: (await this.lane(worker.id)).queue, epoch: this.epoch };
+    } catch (err) {
+      this.done(placement, p);
+      throw err;
+    }
   }
 
   /** The task on partition `p` of `placement` routed by {@link route} is over. */
-  done(placement: string, p: number): void {
+  private done(placement: string, p: number): void {
     const map = this.maps.get(placement);
     if (map !== undefined && (map.busy[p] ?? 0) > 0) map.busy[p]!--;
   }
 
   /** Resolves when `workerId` is no longer a member (at once if it is not one now). */
-  whenGone(workerId: string): Promise<void> {
+  private whenGone(workerId: string): Promise<void> {
     if (!this.members.has(workerId)) return Promise.resolve();
     let entry = this.gone.get(workerId);
     if (entry === undefined) {
@@ -159,7 +210,7 @@ export class TaskRouter {
   }
 
   /** Job `jobId` was given to `worker`, now presumed dead: any result of it will be discarded. */
-  supersede(jobId: string, worker: WorkerInfo, what: string): void {
+  private supersede(jobId: string, worker: WorkerInfo, what: string): void {
     this.requeued++;
     this.superseded.set(jobId, { worker: worker.name, epoch: this.epoch, what });
   }

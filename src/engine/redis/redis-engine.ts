@@ -92,9 +92,6 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly bytesIn: number;
 }
 
-/** What a wait on a task yields when its worker is presumed dead first. */
-const GONE = Symbol('gone');
-
 /** Trains on `distml worker` processes coordinated through Redis. */
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
@@ -508,47 +505,37 @@ export class RedisEngine implements Engine {
   ): Promise<TaskReturn> {
     const { kernel, partition, placement, step } = fields;
     try {
-      for (let copy = 0; ; copy++) {
-        const route = await this.router.route(placement, partition);
-        const jobId = copy === 0 ? fields.jobId : `${fields.jobId}-r${copy}`;
-        const message = makeTaskMessage({ ...fields, jobId }, this.options.secret);
-        if (this.lostError !== undefined) throw this.lostError;
-        // Listen before adding, so a task that finishes at once is not missed.
-        const finished = this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000);
-        await (route.queue ?? this.queue).add(kernel, message, {
-          jobId,
-          attempts: this.options.attempts ?? 3,
-          backoff: { type: 'exponential', delay: 200 },
-          // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
-          ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
-          removeOnComplete: { age: 600 },
-          removeOnFail: { age: 3600 },
-        });
-        const owner = route.worker;
-        if (owner === undefined) return await finished.promise;
-        const outcome = await Promise.race([
-          finished.promise,
-          this.router.whenGone(owner.id).then((): typeof GONE => GONE),
-        ]);
-        if (outcome !== GONE) return outcome;
-        this.router.supersede(
-          jobId,
-          owner,
-          `${kernel} on partition ${partition} of ${placement}, step ${step}`,
-        );
-        finished.cancel();
-        // A job still waiting on the dead worker's queue is removed; one it holds stays locked.
-        await route.queue!.remove(jobId).catch(() => 0);
-        this.router.done(placement, partition);
-      }
+      return await this.router.dispatch(
+        fields.jobId,
+        placement,
+        partition,
+        `${kernel} on partition ${partition} of ${placement}, step ${step}`,
+        {
+          wait: (jobId) => this.waitForJob(jobId, this.options.taskTimeoutMs ?? 600_000),
+          add: async (queue, jobId) => {
+            if (this.lostError !== undefined) throw this.lostError;
+            await (queue ?? this.queue).add(
+              kernel,
+              makeTaskMessage({ ...fields, jobId }, this.options.secret),
+              {
+                jobId,
+                attempts: this.options.attempts ?? 3,
+                backoff: { type: 'exponential', delay: 200 },
+                // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+                ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+                removeOnComplete: { age: 600 },
+                removeOnFail: { age: 3600 },
+              },
+            );
+          },
+        },
+      );
     } catch (err) {
       if (err instanceof DistmlError) throw err;
       throw new TaskFailedError(
         `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
         "see the failing worker's log (distml worker prints every task it refuses or fails)",
       );
-    } finally {
-      this.router.done(placement, partition);
     }
   }
 
