@@ -102,7 +102,8 @@ export class TaskRouter {
   private readonly members = new Map<string, WorkerInfo>();
   private readonly maps = new Map<string, OwnerMap>();
   private readonly lanes = new Map<string, Promise<Lane>>();
-  private readonly gone = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  /** Callbacks of the tasks waiting on each worker, called when it is gone. */
+  private readonly gone = new Map<string, Set<() => void>>();
   private readonly superseded = new Map<string, Superseded>();
   private latest: OwnerMap | undefined;
   private moved = 0;
@@ -158,10 +159,12 @@ export class TaskRouter {
         }
         const owner = route.worker;
         if (owner === undefined) return await finished.promise;
-        const outcome = await Promise.race([
-          finished.promise,
-          this.whenGone(owner.id).then((): typeof GONE => GONE),
-        ]);
+        let stop = () => {};
+        const gone = new Promise<typeof GONE>((resolve) => {
+          stop = this.onGone(owner.id, () => resolve(GONE));
+        });
+        // The callback is dropped once the task ends, so a long fit does not pile them up.
+        const outcome = await Promise.race([finished.promise, gone]).finally(stop);
         if (outcome !== GONE) return outcome;
         this.supersede(jobId, owner, what);
         finished.cancel();
@@ -194,19 +197,22 @@ export class TaskRouter {
     if (map !== undefined && (map.busy[p] ?? 0) > 0) map.busy[p]!--;
   }
 
-  /** Resolves when `workerId` is no longer a member (at once if it is not one now). */
-  private whenGone(workerId: string): Promise<void> {
-    if (!this.members.has(workerId)) return Promise.resolve();
-    let entry = this.gone.get(workerId);
-    if (entry === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      entry = { promise, resolve };
-      this.gone.set(workerId, entry);
+  /**
+   * Calls `f` when `workerId` is no longer a member (at once if it is not one now); returns the
+   * function that cancels the call.
+   */
+  private onGone(workerId: string, f: () => void): () => void {
+    if (!this.members.has(workerId)) {
+      f();
+      return () => {};
     }
-    return entry.promise;
+    let waiting = this.gone.get(workerId);
+    if (waiting === undefined) {
+      waiting = new Set();
+      this.gone.set(workerId, waiting);
+    }
+    waiting.add(f);
+    return () => waiting.delete(f);
   }
 
   /** Job `jobId` was given to `worker`, now presumed dead: any result of it will be discarded. */
@@ -348,7 +354,7 @@ export class TaskRouter {
       for (const [id, map] of this.maps) this.replaceGone(id, map);
       // Only now, with every map pointing at live workers, may waiting tasks be queued again.
       for (const w of left) {
-        this.gone.get(w.id)?.resolve();
+        for (const f of this.gone.get(w.id) ?? []) f();
         this.gone.delete(w.id);
       }
     } catch {
