@@ -353,7 +353,7 @@ test('a worker that joins mid-fit receives partitions at the next pass boundary,
     'first',
     ...ns,
     '--inject-fault',
-    'delay:worker=0,task=2,ms=4000',
+    'delay:worker=0,task=2,ms=6000',
   ]);
   workers.push(first);
   const serial = await train('serial-elastic', ['--workers', '0']);

@@ -9,8 +9,9 @@
  * from a shared source (`placeSources`, see source-partitions.ts), in which case no row passes
  * through the driver. Each partition has an owner, and its tasks go to the owner's own queue
  * (placement.ts): a worker loads its partitions once, a dead owner's partitions and tasks move to
- * live workers, a joining worker receives partitions at the next pass. Current limit, stated in docs/cluster.md: parameter-server training
- * (`runLoop`, the SGD models) is refused with a clear error.
+ * live workers, a joining worker receives partitions at the next pass. Current limit, stated in
+ * docs/cluster.md: parameter-server training (`runLoop`, the SGD models) is refused with a clear
+ * error.
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
@@ -72,7 +73,7 @@ interface TaskReturn {
   readonly resultKey: string;
   readonly runSeconds: number;
   readonly worker: string;
-  /** The worker's id (absent from profile tasks). */
+  /** The worker's id, for a look at the job in Redis (absent from profile tasks). */
   readonly workerId?: string;
   /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
   readonly attempt: number;
