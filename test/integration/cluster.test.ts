@@ -157,6 +157,14 @@ test('a worker SIGKILLed mid-fit: exactly its partitions move to the others, its
   assert.equal(engine.partitionsMoved, 2);
   assert.equal(engine.epoch, 2);
   assert.deepStrictEqual(engine.partitionsByWorker, { d: 3, e: 3 });
+  // The driver emptied the dead worker's queue when it closed.
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.port, '127.0.0.1');
+  const id = /worker victim joined \(\d+ cores, id (\w+)\)/.exec(victim.log())?.[1];
+  assert.ok(id !== undefined, victim.log());
+  assert.ok((await client.keys('kill:tasks-*')).length > 0, 'the live workers keep their queues');
+  assert.deepStrictEqual(await client.keys(`kill:tasks-${id}:*`), []);
+  client.disconnect();
 });
 
 test('with a cluster secret, unsigned and wrongly signed tasks are refused and counted; the secret never shows', async () => {
@@ -224,6 +232,11 @@ test('SIGTERM: a worker leaves cleanly, exit 0, and deregisters', async () => {
   w.child.kill('SIGTERM');
   assert.equal(await w.exited, 0);
   assert.match(w.log(), /worker leaver left after 0 tasks/);
+  // It emptied its own queue on the way out.
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.port, '127.0.0.1');
+  assert.deepStrictEqual(await client.keys('leave:tasks-*'), []);
+  client.disconnect();
   const r = await runCli([...TRAIN, '--cluster', redis.url, '--namespace', 'leave', '--join-timeout', '1']);
   assert.match(r.stderr, /only 0 of the 1 workers/);
 });

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, hostname, totalmem } from 'node:os';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
@@ -164,7 +164,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   const consumers = [consume(keys.workerQueue(id), OWN_QUEUE_LOCK_MS), consume(keys.taskQueue, lockDuration)];
   await Promise.all(consumers.map((w) => w.waitUntilReady()));
   const stopHeartbeat = await startHeartbeat(redis, keys, info, Math.min(HEARTBEAT_TTL_MS, lockDuration));
-  log(`worker ${info.name} joined (${info.cores} cores)`);
+  log(`worker ${info.name} joined (${info.cores} cores, id ${id})`);
   let stopping: Promise<void> | undefined;
   return {
     info,
@@ -172,6 +172,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
       stopping ??= (async () => {
         await Promise.all(consumers.map((w) => w.close()));
         await stopHeartbeat();
+        // Nobody else consumes this worker's queue: what is left in it, drivers queue again
+        // elsewhere once they see the worker gone.
+        const own = new Queue(keys.workerQueue(id), { connection: redis, prefix: keys.namespace });
+        await own.obliterate({ force: true }).catch(() => {});
+        await own.close().catch(() => {});
         await redis.quit().catch(() => redis.disconnect());
         log(`worker ${info.name} left after ${tasksSeen} tasks (${lateResults} late results discarded)`);
       })();

@@ -265,10 +265,12 @@ export class TaskRouter {
   /** Stops polling and closes the per-worker queues and their event readers. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    for (const lane of this.lanes.values()) {
+    for (const [id, lane] of this.lanes) {
       const l = await lane.catch(() => undefined);
       if (l === undefined) continue;
       await l.events.close();
+      // The queue of a worker that died would keep its jobs forever: nobody else consumes it.
+      if (!this.members.has(id)) await l.queue.obliterate({ force: true }).catch(() => {});
       await l.queue.close();
     }
   }
