@@ -39,6 +39,35 @@ export function runCli(args: readonly string[], options: { cwd?: string } = {}):
   });
 }
 
+/** A `distml` run in progress, whose stderr can be read while it runs. */
+export interface RunningCli {
+  /** What the command has printed to stderr so far. */
+  stderr(): string;
+  readonly done: Promise<CliResult>;
+}
+
+/** Starts `distml ARGS…` like {@link runCli}, for tests that act on what it prints meanwhile. */
+export function startCli(args: readonly string[]): RunningCli {
+  const child = spawn(process.execPath, [`${ROOT}bin/distml.js`, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  return { stderr: () => stderr, done };
+}
+
 /** One entry of test/fixtures/sklearn-small.json (scikit-learn 1.2.1 on the bundled data). */
 export interface Reference {
   dataset: string;

@@ -155,3 +155,14 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await done;
   clearTimeout(timer);
 }
+
+/**
+ * The partitions a worker's log says it loaded from Redis or read from their source, in
+ * ascending order; a partition loaded twice appears twice. Pass the part of the log written
+ * during one fit of one placement.
+ */
+export function partitionsLoaded(log: string): number[] {
+  return [...log.matchAll(/(?:loaded|read) partition (\d+) of p\d+ from/g)]
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { dataset, ROOT, runCli } from '../helpers/cli.ts';
 import {
   type RedisServer,
@@ -145,10 +146,17 @@ test('Redis SIGKILLed mid-fit and restarted from its AOF (appendfsync always): t
   const cluster = await fit;
   assert.deepStrictEqual(cluster.metrics, serial.metrics);
   assert.equal(cluster.engine.tasks, cluster.engine.passes * 6);
-  // Completed jobs (kept 10 minutes) say which worker finished them and when.
-  const queue = new Queue('tasks', { connection: { host: '127.0.0.1', port: redis.port }, prefix: 'crash' });
+  // Completed jobs (kept 10 minutes) say which worker finished them and when; they sit in the
+  // queue of the worker that owned the partition, or in the shared one.
+  const connection = { host: '127.0.0.1', port: redis.port };
+  const probe = new Redis(redis.port, '127.0.0.1');
+  const queueNames = (await probe.keys('crash:tasks*:completed')).map((k) =>
+    k.slice('crash:'.length, -':completed'.length),
+  );
+  probe.disconnect();
+  const queues = queueNames.map((name) => new Queue(name, { connection, prefix: 'crash' }));
   try {
-    const done = await queue.getJobs(['completed']);
+    const done = (await Promise.all(queues.map((q) => q.getJobs(['completed'])))).flat();
     for (const name of names) {
       const after = done.filter((j) => j.returnvalue?.worker === name && (j.finishedOn ?? 0) >= restarted);
       const first = Math.min(...after.map((j) => j.finishedOn!));
@@ -159,6 +167,6 @@ test('Redis SIGKILLed mid-fit and restarted from its AOF (appendfsync always): t
       );
     }
   } finally {
-    await queue.close();
+    await Promise.all(queues.map((q) => q.close()));
   }
 });

@@ -19,6 +19,7 @@ import { trainFromSource } from '../../src/pipeline/train-source.ts';
 import { dataset, ROOT, runCli } from '../helpers/cli.ts';
 import { type RangeServer, startRangeServer } from '../helpers/range-server.ts';
 import {
+  partitionsLoaded,
   type RedisServer,
   startRedis,
   startWorker,
@@ -62,6 +63,10 @@ interface Report {
     retries: number;
     bytesOut: number;
     tasksByWorker: Record<string, number>;
+    epoch: number;
+    partitionsMoved: number;
+    tasksRequeued: number;
+    partitionsByWorker: Record<string, number>;
   };
 }
 
@@ -99,8 +104,9 @@ const cluster = (...extra: string[]) => [
 
 let sharedCoef: number[] = [];
 
-test('from a shared path: the serial model, and no row written to Redis', async () => {
+test('from a shared path: the serial model, no row written to Redis, each partition read once, by its owner', async () => {
   const serial = await train('serial', LOANS, ['--workers', '0', '--partitions', '5']);
+  const marks = workers.map((w) => w.log().length);
   const shared = await train('shared', LOANS, cluster('--partitions', '5'));
   assertClose(shared.coef, serial.coef);
   sharedCoef = shared.coef;
@@ -114,6 +120,15 @@ test('from a shared path: the serial model, and no row written to Redis', async 
   assert.ok(engine.bytesOut < 20_000, `bytesOut ${engine.bytesOut}`);
   assert.match(shared.stdout, /5000 rows, 7 columns, read by the workers/);
   assert.match(shared.stdout, /distml evaluate MODEL DATA/);
+  // Owners are dealt round-robin over the workers sorted by name: a 0,3; b 1,4; c 2. Each reads
+  // its partitions from the file once, and runs every task on them.
+  assert.deepStrictEqual(
+    workers.map((w, i) => partitionsLoaded(w.log().slice(marks[i]))),
+    [[0, 3], [1, 4], [2]],
+  );
+  assert.deepStrictEqual(engine.partitionsByWorker, { a: 2, b: 2, c: 1 });
+  assert.equal(engine.tasksByWorker.c, 1 + engine.passes);
+  assert.equal(engine.partitionsMoved, 0);
 });
 
 test('the library: trainFromSource on a cluster engine gives the CLI model, bit for bit', async () => {
@@ -144,7 +159,7 @@ test('from an http URL with Range support: the same model', async () => {
   assert.ok(shared.report.engine.bytesOut < 20_000, `bytesOut ${shared.report.engine.bytesOut}`);
 });
 
-test('a worker SIGKILLed mid-fit: its partitions are read again from the source elsewhere, same model', async () => {
+test('a worker SIGKILLed mid-fit: exactly its partition is read again from the source elsewhere, same model', async () => {
   const ns = ['--namespace', 'src-kill', '--lock-ms', '1500'];
   const victim = await startWorker(redis.url, [
     '--name',
@@ -170,12 +185,76 @@ test('a worker SIGKILLed mid-fit: its partitions are read again from the source 
     '5',
   ]);
   assert.equal(await victim.exited, 'SIGKILL');
-  assert.ok(r.report.engine.retries >= 1, `retries: ${r.report.engine.retries}`);
-  assert.equal(r.report.engine.tasksByWorker.victim, 8);
-  assert.equal(r.report.engine.tasks, 5 + r.report.engine.passes * 5);
+  const { engine } = r.report;
+  // Sorted by name the owners are d 0,3; e 1,4; victim 2. The victim dies at its 9th task (one
+  // profile task, then one per pass): when its heartbeat expires, partition 2 goes to the live
+  // worker holding the fewest (d and e tie at two; d comes first), which reads it from the file.
+  assert.equal(engine.tasksByWorker.victim, 8);
+  assert.equal(engine.tasks, 5 + engine.passes * 5);
+  assert.match(r.stderr, /membership epoch 2: worker victim presumed dead \(heartbeat expired\)/);
+  assert.match(r.stderr, /partitions of p\d+ re-placed: 2 → d\n/);
+  assert.deepStrictEqual(partitionsLoaded(victim.log()), [2]);
+  assert.deepStrictEqual(
+    others.map((w) => partitionsLoaded(w.log())),
+    [
+      [0, 2, 3],
+      [1, 4],
+    ],
+  );
+  assert.equal(engine.tasksRequeued, 1);
+  assert.equal(engine.partitionsMoved, 1);
+  assert.deepStrictEqual(engine.partitionsByWorker, { d: 3, e: 2 });
   // Same splits, same plan, same fixed combine order: bit for bit the fault-free cluster model.
   assert.deepStrictEqual(r.coef, sharedCoef);
-  assert.match(others.map((w) => w.log()).join(''), /read partition \d of p\d+ from its source/);
+});
+
+test('a worker leaving on SIGTERM mid-fit: its partition moves to a live worker, same model', async () => {
+  const ns = ['--namespace', 'src-leave'];
+  const leaver = await startWorker(redis.url, [
+    '--name',
+    'leaver',
+    ...ns,
+    '--inject-fault',
+    'delay:worker=0,task=4,ms=1000',
+  ]);
+  const others = [
+    await startWorker(redis.url, ['--name', 'f', ...ns]),
+    await startWorker(redis.url, ['--name', 'g', ...ns]),
+  ];
+  workers.push(leaver, ...others);
+  const fit = train('leave', LOANS, [
+    '--cluster',
+    redis.url,
+    ...ns,
+    '--min-workers',
+    '3',
+    '--shared-data',
+    '--partitions',
+    '5',
+  ]);
+  // Owners by name: f 0,3; g 1,4; leaver 2. Mid-task (its 4th: one profile task, then a pass
+  // each), the leaver is told to stop: it finishes that task, deregisters and exits 0.
+  await new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 20_000;
+    const check = () => {
+      if (/injected fault delay at task 4/.test(leaver.log())) resolve();
+      else if (Date.now() > deadline) reject(new Error(`no delay: ${leaver.log()}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+  leaver.child.kill('SIGTERM');
+  const r = await fit;
+  assert.equal(await leaver.exited, 0);
+  assert.match(r.stderr, /membership epoch 2: worker leaver left\n/);
+  assert.match(r.stderr, /partitions of p\d+ re-placed: 2 → f\n/);
+  assert.deepStrictEqual(
+    [leaver, ...others].map((w) => partitionsLoaded(w.log())),
+    [[2], [0, 2, 3], [1, 4]],
+  );
+  assert.equal(r.report.engine.tasks, 5 + r.report.engine.passes * 5);
+  assert.deepStrictEqual(r.report.engine.partitionsByWorker, { f: 3, g: 2 });
+  assert.deepStrictEqual(r.coef, sharedCoef);
 });
 
 test('a Parquet source is split by row groups', async () => {

@@ -7,8 +7,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { dataset, runCli } from '../helpers/cli.ts';
+import { dataset, runCli, startCli } from '../helpers/cli.ts';
 import {
+  partitionsLoaded,
   type RedisServer,
   startRedis,
   startWorker,
@@ -43,19 +44,43 @@ interface Report {
     retries: number;
     directResults: number;
     tasksByWorker: Record<string, number>;
+    epoch: number;
+    partitionsMoved: number;
+    tasksRequeued: number;
+    lateResultsDiscarded: number;
+    partitionsByWorker: Record<string, number>;
   };
 }
 
-async function train(name: string, extra: readonly string[]): Promise<{ report: Report; stderr: string }> {
-  const report = join(dir, `${name}.json`);
-  const r = await runCli([...TRAIN, '--split', 'tail', '--partitions', '6', '--report', report, ...extra]);
-  assert.equal(r.code, 0, r.stderr);
-  return { report: JSON.parse(await readFile(report, 'utf8')) as Report, stderr: r.stderr };
+/** The arguments of a 6-partition fit with a report named `name`. */
+function trainArgs(name: string, extra: readonly string[]): string[] {
+  return [...TRAIN, '--split', 'tail', '--partitions', '6', '--report', join(dir, `${name}.json`), ...extra];
 }
 
-test('three worker processes train the same model as the serial engine, one task per partition per pass', async () => {
+async function train(name: string, extra: readonly string[]): Promise<{ report: Report; stderr: string }> {
+  const r = await runCli(trainArgs(name, extra));
+  assert.equal(r.code, 0, r.stderr);
+  return { report: await readReport(name), stderr: r.stderr };
+}
+
+async function readReport(name: string): Promise<Report> {
+  return JSON.parse(await readFile(join(dir, `${name}.json`), 'utf8')) as Report;
+}
+
+/** Resolves when `text()` matches `pattern`. */
+async function printed(text: () => string, pattern: RegExp, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pattern.test(text())) {
+    if (Date.now() > deadline) throw new Error(`never printed ${pattern}: ${text()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('three worker processes train the same model as the serial engine, each partition loaded once, by its owner', async () => {
+  const trio: WorkerProcess[] = [];
   for (const name of ['a', 'b', 'c'])
-    workers.push(await startWorker(redis.url, ['--name', name, '--namespace', 'plain']));
+    trio.push(await startWorker(redis.url, ['--name', name, '--namespace', 'plain']));
+  workers.push(...trio);
   const serial = await train('serial', ['--workers', '0']);
   const cluster = await train('cluster', [
     '--cluster',
@@ -74,9 +99,27 @@ test('three worker processes train the same model as the serial engine, one task
   // Every result came straight to the driver over the result channel, none through Redis.
   assert.equal(cluster.report.engine.directResults, cluster.report.engine.tasks);
   assert.match(cluster.stderr, /engine: cluster redis:\/\/127\.0\.0\.1:\d+\/?, 3 workers/);
+  // Owners are dealt round-robin over the workers sorted by name: a 0,3; b 1,4; c 2,5. Each
+  // loads its two partitions from Redis once and runs every task on them.
+  assert.deepStrictEqual(
+    trio.map((w) => partitionsLoaded(w.log())),
+    [
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ],
+  );
+  assert.deepStrictEqual(cluster.report.engine.partitionsByWorker, { a: 2, b: 2, c: 2 });
+  assert.deepStrictEqual(cluster.report.engine.tasksByWorker, {
+    a: cluster.report.engine.passes * 2,
+    b: cluster.report.engine.passes * 2,
+    c: cluster.report.engine.passes * 2,
+  });
+  assert.equal(cluster.report.engine.epoch, 1);
+  assert.equal(cluster.report.engine.partitionsMoved, 0);
 });
 
-test('a worker SIGKILLed mid-fit: its task is recovered by another and the model equals the fault-free one', async () => {
+test('a worker SIGKILLed mid-fit: exactly its partitions move to the others, its task is requeued, and the model equals the fault-free one', async () => {
   const ns = ['--namespace', 'kill'];
   const victim = await startWorker(redis.url, [
     '--name',
@@ -88,16 +131,43 @@ test('a worker SIGKILLed mid-fit: its task is recovered by another and the model
     'kill:worker=0,task=12',
   ]);
   workers.push(victim);
+  const others: WorkerProcess[] = [];
   for (const name of ['d', 'e'])
-    workers.push(await startWorker(redis.url, ['--name', name, ...ns, '--lock-ms', '1500']));
+    others.push(await startWorker(redis.url, ['--name', name, ...ns, '--lock-ms', '1500']));
+  workers.push(...others);
   const serial = await train('serial-kill', ['--workers', '0']);
   const cluster = await train('cluster-kill', ['--cluster', redis.url, ...ns, '--min-workers', '3']);
   assert.equal(await victim.exited, 'SIGKILL');
   assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
-  assert.ok(cluster.report.engine.retries >= 1, `retries: ${cluster.report.engine.retries}`);
+  const { engine } = cluster.report;
   // Every partition of every pass was applied exactly once, whichever worker ran it.
-  assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
-  assert.equal(cluster.report.engine.tasksByWorker.victim, 11);
+  assert.equal(engine.tasks, engine.passes * 6);
+  // Sorted by name the owners are d 0,3; e 1,4; victim 2,5. The victim dies at its 12th task, the
+  // second of its pass 6; its heartbeat (1.5 s TTL with --lock-ms 1500) expires and its two
+  // partitions go to the live workers holding the fewest: 2 → d (a tie, broken by name), 5 → e.
+  assert.equal(engine.tasksByWorker.victim, 11);
+  assert.match(cluster.stderr, /membership epoch 2: worker victim presumed dead \(heartbeat expired\)/);
+  assert.match(cluster.stderr, /partitions of p\d+ re-placed: 2 → d, 5 → e/);
+  assert.deepStrictEqual(partitionsLoaded(victim.log()), [2, 5]);
+  assert.deepStrictEqual(
+    others.map((w) => partitionsLoaded(w.log())),
+    [
+      [0, 2, 3],
+      [1, 4, 5],
+    ],
+  );
+  assert.equal(engine.tasksRequeued, 1, 'the one task the victim held');
+  assert.equal(engine.partitionsMoved, 2);
+  assert.equal(engine.epoch, 2);
+  assert.deepStrictEqual(engine.partitionsByWorker, { d: 3, e: 3 });
+  // The driver emptied the dead worker's queue when it closed.
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.port, '127.0.0.1');
+  const id = /worker victim joined \(\d+ cores, id (\w+)\)/.exec(victim.log())?.[1];
+  assert.ok(id !== undefined, victim.log());
+  assert.ok((await client.keys('kill:tasks-*')).length > 0, 'the live workers keep their queues');
+  assert.deepStrictEqual(await client.keys(`kill:tasks-${id}:*`), []);
+  client.disconnect();
 });
 
 test('with a cluster secret, unsigned and wrongly signed tasks are refused and counted; the secret never shows', async () => {
@@ -165,6 +235,11 @@ test('SIGTERM: a worker leaves cleanly, exit 0, and deregisters', async () => {
   w.child.kill('SIGTERM');
   assert.equal(await w.exited, 0);
   assert.match(w.log(), /worker leaver left after 0 tasks/);
+  // It emptied its own queue on the way out.
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.port, '127.0.0.1');
+  assert.deepStrictEqual(await client.keys('leave:tasks-*'), []);
+  client.disconnect();
   const r = await runCli([...TRAIN, '--cluster', redis.url, '--namespace', 'leave', '--join-timeout', '1']);
   assert.match(r.stderr, /only 0 of the 1 workers/);
 });
@@ -178,7 +253,7 @@ async function logged(w: WorkerProcess, pattern: RegExp, ms = 20_000): Promise<v
   }
 }
 
-test('a worker stopped (SIGSTOP) past its lock and continued: its task ran elsewhere, its late result is discarded', async () => {
+test('a worker stopped (SIGSTOP) until presumed dead, then continued: its partitions and task moved, its late result is discarded by the fence', async () => {
   const ns = ['--namespace', 'stop', '--lock-ms', '1500'];
   const sleepy = await startWorker(redis.url, [
     '--name',
@@ -188,18 +263,35 @@ test('a worker stopped (SIGSTOP) past its lock and continued: its task ran elsew
     'delay:worker=0,task=4,ms=2500',
   ]);
   workers.push(sleepy);
-  for (const name of ['f', 'g']) workers.push(await startWorker(redis.url, ['--name', name, ...ns]));
+  workers.push(await startWorker(redis.url, ['--name', 'f', ...ns]));
+  // g pauses at its 7th task, in the pass after the takeover, so the fit is still running when
+  // the stopped worker's late result arrives.
+  workers.push(
+    await startWorker(redis.url, ['--name', 'g', ...ns, '--inject-fault', 'delay:worker=0,task=7,ms=5000']),
+  );
   const serial = await train('serial-stop', ['--workers', '0']);
-  const fit = train('cluster-stop', ['--cluster', redis.url, '--namespace', 'stop', '--min-workers', '3']);
+  const fit = startCli(
+    trainArgs('cluster-stop', ['--cluster', redis.url, '--namespace', 'stop', '--min-workers', '3']),
+  );
   await logged(sleepy, /injected fault delay at task 4/);
   sleepy.child.kill('SIGSTOP');
-  await new Promise((r) => setTimeout(r, 4000));
+  // Stopped, it cannot renew its heartbeat (1.5 s TTL): the driver presumes it dead and moves
+  // its partitions (sleepy owned 2 and 5; f and g hold two each) and its task.
+  await printed(fit.stderr, /worker sleepy presumed dead \(heartbeat expired\)/);
+  await printed(fit.stderr, /partitions of p\d+ re-placed: 2 → f, 5 → g/);
   sleepy.child.kill('SIGCONT');
-  const cluster = await fit;
-  await logged(sleepy, /late result discarded|lost the lock of task/);
-  assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
-  assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
-  assert.ok(cluster.report.engine.retries >= 1);
+  const r = await fit.done;
+  assert.equal(r.code, 0, r.stderr);
+  const cluster = await readReport('cluster-stop');
+  // Its job on its own queue completes once it runs again; the driver discards that result.
+  assert.match(
+    r.stderr,
+    /late result discarded: task \S+ \(logistic\.\w+ on partition [25] of p\d+, step \d+\) finished on worker sleepy, presumed dead at epoch 2/,
+  );
+  assert.equal(cluster.engine.lateResultsDiscarded, 1);
+  assert.equal(cluster.engine.tasksRequeued, 1);
+  assert.deepStrictEqual(cluster.metrics, serial.report.metrics);
+  assert.equal(cluster.engine.tasks, cluster.engine.passes * 6);
 });
 
 test('Redis losing the run mid-fit stops the fit with a clear error instead of training on from nothing', async () => {
@@ -270,28 +362,37 @@ test('Redis restarted (with AOF): the workers reconnect and a new fit runs withi
   }
 });
 
-test('a worker that joins mid-fit takes tasks at once, and the model is unchanged', async () => {
+test('a worker that joins mid-fit receives partitions at the next pass boundary, and the model is unchanged', async () => {
   const ns = ['--namespace', 'elastic'];
   const first = await startWorker(redis.url, [
     '--name',
     'first',
     ...ns,
     '--inject-fault',
-    'delay:worker=0,task=2,ms=1500',
+    'delay:worker=0,task=2,ms=6000',
   ]);
   workers.push(first);
   const serial = await train('serial-elastic', ['--workers', '0']);
   const fit = train('cluster-elastic', ['--cluster', redis.url, ...ns, '--min-workers', '1']);
   await logged(first, /injected fault delay at task 2/);
-  workers.push(await startWorker(redis.url, ['--name', 'late', ...ns]));
+  const late = await startWorker(redis.url, ['--name', 'late', ...ns]);
+  workers.push(late);
   const cluster = await fit;
   assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
-  assert.equal(cluster.report.engine.workers, 1, 'one worker had joined when the fit began');
-  assert.ok(
-    (cluster.report.engine.tasksByWorker.late ?? 0) > 0,
-    JSON.stringify(cluster.report.engine.tasksByWorker),
+  const { engine } = cluster.report;
+  assert.equal(engine.workers, 1, 'one worker had joined when the fit began');
+  assert.match(cluster.stderr, /membership epoch 2: worker late joined/);
+  // Balancing 6 partitions over 2 workers moves 3, the highest-numbered, from first to late.
+  assert.match(
+    cluster.stderr,
+    /moved 3 partition\(s\) of p\d+ to balance \(3 → late, 4 → late, 5 → late; now first 3, late 3\)/,
   );
-  assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
+  assert.deepStrictEqual(partitionsLoaded(first.log()), [0, 1, 2, 3, 4, 5]);
+  assert.deepStrictEqual(partitionsLoaded(late.log()), [3, 4, 5]);
+  assert.equal(engine.partitionsMoved, 3);
+  assert.deepStrictEqual(engine.partitionsByWorker, { first: 3, late: 3 });
+  assert.ok((engine.tasksByWorker.late ?? 0) > 0, JSON.stringify(engine.tasksByWorker));
+  assert.equal(engine.tasks, engine.passes * 6);
 });
 
 test('worker --threads 2 runs two supervised worker processes, replaces one that dies, and leaves on SIGTERM', async () => {

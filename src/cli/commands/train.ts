@@ -519,7 +519,13 @@ function engineSummary(t: ReturnType<Engine['telemetry']>): string {
       ps === undefined || ps.clocks === 0
         ? ''
         : `, ${ps.loops} parameter-server loop(s): ${ps.clocks} clocks, ${((1000 * ps.slotSeconds) / ps.clocks).toFixed(2)} ms and ${(ps.roundTrips / ps.clocks).toFixed(1)} Redis round trips per clock`;
-    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}${loops}`;
+    const moves = [
+      r.epoch > 1 ? `membership epoch ${r.epoch}` : '',
+      r.partitionsMoved ? `${r.partitionsMoved} partitions moved` : '',
+      r.tasksRequeued ? `${r.tasksRequeued} tasks requeued` : '',
+      r.lateResultsDiscarded ? `${r.lateResultsDiscarded} late results discarded` : '',
+    ].filter(Boolean);
+    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}${moves.length ? `, ${moves.join(', ')}` : ''}${loops}`;
   }
   const local = t as LocalTelemetry;
   const busy = local.perWorker.map((w) => `${Math.round(w.busyRatio * 100)}%`).join('/');

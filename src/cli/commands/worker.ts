@@ -39,7 +39,7 @@ export function workerCommand(): Command {
     )
     .option(
       '--lock-ms <ms>',
-      'a task whose worker is silent this long is given to another worker',
+      'a worker silent this long (or 10 s, if shorter) is presumed dead: its partitions and tasks go to others',
       parsePositive,
       30000,
     )

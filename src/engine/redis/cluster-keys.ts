@@ -8,6 +8,17 @@ export class ClusterKeys {
   constructor(readonly namespace = 'distml') {}
   /** The BullMQ queue every worker consumes; its keys live under {@link namespace} too. */
   readonly taskQueue = 'tasks';
+  /**
+   * The queue only worker `id` consumes: tasks on the partitions it owns (see placement.ts).
+   * BullMQ refuses ':' in queue names, hence the dash.
+   */
+  workerQueue(id: string): string {
+    return `tasks-${id}`;
+  }
+  /** Set for a minute by a worker that deregisters, so the driver can tell leaving from dying. */
+  left(id: string): string {
+    return `${this.namespace}:left:${id}`;
+  }
   /** Heartbeat of a worker: JSON facts, with a TTL the worker keeps refreshing. */
   worker(id: string): string {
     return `${this.namespace}:worker:${id}`;

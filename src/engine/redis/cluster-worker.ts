@@ -1,14 +1,16 @@
 /**
- * The body of `distml worker`: registers with a heartbeat, takes tasks from the BullMQ queue, runs
- * the named kernel (from the same registry every engine uses) on the partition the task names, and
- * writes the result as a binary value. A worker that dies mid-task loses its lock; BullMQ's stalled
- * check gives the task to another worker, and a result the dead worker might still send is refused
- * by BullMQ because its lock token is no longer valid. On SIGTERM the worker finishes its current
- * task, deregisters and exits.
+ * The body of `distml worker`: registers with a heartbeat, takes tasks from its own BullMQ queue
+ * (tasks on the partitions the driver placed on it, see placement.ts) and from the shared one (tasks
+ * with no owner), runs the named kernel (from the same registry every engine uses) on the partition
+ * the task names, and writes the result as a binary value. A worker whose heartbeat expires is
+ * presumed dead: the driver queues its tasks again on other workers and discards whatever it still
+ * returns. On the shared queue, a worker that dies mid-task loses its lock and BullMQ's stalled
+ * check gives the task to another. On SIGTERM the worker finishes its current task, deregisters
+ * and exits.
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, hostname, totalmem } from 'node:os';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
@@ -17,7 +19,7 @@ import { type FaultSpec, faultAt } from '../local/faults.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { runLoopSlot } from './loop-slot.ts';
-import { startHeartbeat, type WorkerInfo } from './membership.ts';
+import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
 import { claimNonce } from './replay-guard.ts';
 import { channelKey, ResultSender } from './result-channel.ts';
 import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
@@ -33,8 +35,9 @@ export interface ClusterWorkerOptions extends ClusterConnection {
   /** The cluster secret; when set, unsigned or tampered task messages are refused. */
   readonly secret?: Buffer;
   /**
-   * How long a task's lock lasts without renewal: a worker silent for this long is presumed dead
-   * and its task is given to another. @defaultValue 30000
+   * How long a worker may stay silent before it is presumed dead: the lock of a shared-queue task,
+   * and (up to 10 s) the TTL of the heartbeat, whose expiry makes the driver re-place the
+   * worker's partitions and tasks. @defaultValue 30000
    */
   readonly lockMs?: number;
   /** Injected faults, for tests (worker slot is ignored: this process is the worker). */
@@ -62,6 +65,12 @@ export interface ClusterWorker {
 const PARTITION_CACHE = 64;
 /** Broadcast values kept in memory. */
 const BROADCAST_CACHE = 16;
+/**
+ * Lock of the tasks on a worker's own queue. Nobody else consumes that queue, so its lock recovers
+ * nothing; it is long so that a worker presumed dead that comes back still completes its job, and
+ * the driver's fence (not a lock error here) discards and logs the late result.
+ */
+const OWN_QUEUE_LOCK_MS = 600_000;
 
 /** Joins the cluster and serves tasks until {@link ClusterWorker.stop}. */
 export async function startClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorker> {
@@ -121,13 +130,18 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         worker: info.name,
         attempt: job.attemptsStarted,
         entry: options.loopEntry,
-        loadPartition: (p) => loadPartition(redis, keys, partitions, { ...m, partition: p }),
+        loadPartition: (p) =>
+          loadPartition(redis, keys, partitions, { ...m, partition: p }, (part) =>
+            log(`loaded partition ${p} of ${m.placement} from Redis for a loop: ${part.rows} rows`),
+          ),
         log,
       });
     }
     const part =
       m.lineage === undefined
-        ? await loadPartition(redis, keys, partitions, m)
+        ? await loadPartition(redis, keys, partitions, m, (p) =>
+            log(`loaded partition ${m.partition} of ${m.placement} from Redis: ${p.rows} rows`),
+          )
         : await sourcePartition(
             redis,
             specs,
@@ -146,7 +160,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     getKernel(m.kernel).run(part, resolved, out);
     if (fault?.kind === 'nan') out[0] = Number.NaN;
     const runSeconds = (performance.now() - started) / 1000;
-    const answer = { runSeconds, worker: info.name, attempt: job.attemptsStarted };
+    const answer = { runSeconds, worker: info.name, workerId: info.id, attempt: job.attemptsStarted };
     if (m.resultTo !== undefined) {
       try {
         const key = channelKey(m.run, options.secret, m.resultToken);
@@ -168,31 +182,35 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   };
 
   const lockDuration = options.lockMs ?? 30_000;
-  const worker = new Worker(keys.taskQueue, process_, {
-    connection: redisOptions(options),
-    prefix: keys.namespace,
-    concurrency: 1,
-    lockDuration,
-    stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
-    maxStalledCount: 2,
-  });
-  worker.on('failed', (job, err) => {
-    if (job) log(`task ${job.id} failed on this worker: ${err.message}`);
-  });
-  worker.on('lockRenewalFailed', (jobIds: string[]) =>
-    log(`lost the lock of task ${jobIds.join(', ')} (silent too long): another worker will run it`),
-  );
-  worker.on('error', (err) => {
-    // A worker that was silent past its lock (stopped, partitioned away) may finish a task that
-    // was already given to another: BullMQ refuses the completion, and the result is dropped.
-    if (/Missing lock|Lock mismatch|Missing key for job/.test(err.message)) {
-      lateResults++;
-      log(`late result discarded: ${err.message.split('.')[0]} (another worker took the task over)`);
-    } else log(`queue error: ${err.message}`);
-  });
-  await worker.waitUntilReady();
-  const stopHeartbeat = await startHeartbeat(redis, keys, info);
-  log(`worker ${info.name} joined (${info.cores} cores)`);
+  const consume = (queue: string, lock: number) => {
+    const w = new Worker(queue, process_, {
+      connection: redisOptions(options),
+      prefix: keys.namespace,
+      concurrency: 1,
+      lockDuration: lock,
+      stalledInterval: Math.max(500, Math.floor(lock / 2)),
+      maxStalledCount: 2,
+    });
+    w.on('failed', (job, err) => {
+      if (job) log(`task ${job.id} failed on this worker: ${err.message}`);
+    });
+    w.on('lockRenewalFailed', (jobIds: string[]) =>
+      log(`lost the lock of task ${jobIds.join(', ')} (silent too long): another worker will run it`),
+    );
+    w.on('error', (err) => {
+      // A worker that was silent past its lock (stopped, partitioned away) may finish a task that
+      // was already given to another: BullMQ refuses the completion, and the result is dropped.
+      if (/Missing lock|Lock mismatch|Missing key for job/.test(err.message)) {
+        lateResults++;
+        log(`late result discarded: ${err.message.split('.')[0]} (another worker took the task over)`);
+      } else log(`queue error: ${err.message}`);
+    });
+    return w;
+  };
+  const consumers = [consume(keys.workerQueue(id), OWN_QUEUE_LOCK_MS), consume(keys.taskQueue, lockDuration)];
+  await Promise.all(consumers.map((w) => w.waitUntilReady()));
+  const stopHeartbeat = await startHeartbeat(redis, keys, info, Math.min(HEARTBEAT_TTL_MS, lockDuration));
+  log(`worker ${info.name} joined (${info.cores} cores, id ${id})`);
   let stopping: Promise<void> | undefined;
   return {
     info,
@@ -200,9 +218,14 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
       stopping ??= (async () => {
         let settled = false;
         const graceful = (async () => {
-          await worker.close();
+          await Promise.all(consumers.map((w) => w.close()));
           results.close();
           await stopHeartbeat();
+          // Nobody else consumes this worker's queue: what is left in it, drivers queue again
+          // elsewhere once they see the worker gone.
+          const own = new Queue(keys.workerQueue(id), { connection: redis, prefix: keys.namespace });
+          await own.obliterate({ force: true }).catch(() => {});
+          await own.close().catch(() => {});
           await redis.quit().catch(() => redis.disconnect());
         })().finally(() => {
           settled = true;
@@ -221,7 +244,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
           results.close();
           redis.disconnect();
           // Not awaited: BullMQ's own connections wait for Redis too. The caller exits the process.
-          void worker.close(true).catch(() => {});
+          for (const w of consumers) void w.close(true).catch(() => {});
         }
         log(`worker ${info.name} left after ${tasksSeen} tasks (${lateResults} late results discarded)`);
       })();
@@ -255,6 +278,7 @@ async function loadPartition(
   keys: ClusterKeys,
   cache: Map<string, DesignMatrix>,
   m: TaskMessage,
+  onLoad: (part: DesignMatrix) => void,
 ): Promise<DesignMatrix> {
   const key = keys.partition(m.run, m.placement, m.partition);
   const cached = cache.get(key);
@@ -278,6 +302,7 @@ async function loadPartition(
     X: block.subarray(2, 2 + rows * cols),
     y: block.subarray(2 + rows * cols),
   };
+  onLoad(part);
   return remember(cache, key, part, PARTITION_CACHE);
 }
 

@@ -23,23 +23,32 @@ export interface WorkerInfo {
 export const HEARTBEAT_TTL_MS = 10_000;
 export const HEARTBEAT_EVERY_MS = 3_000;
 
-/** Starts renewing `info`'s heartbeat; the returned function stops and deletes it. */
+/**
+ * Starts renewing `info`'s heartbeat, which lives `ttlMs` without renewal and is renewed three
+ * times per TTL; the returned function stops it, deletes it and marks the worker as having left
+ * (so the driver logs a departure rather than a death).
+ */
 export async function startHeartbeat(
   redis: Redis,
   keys: ClusterKeys,
   info: WorkerInfo,
+  ttlMs = HEARTBEAT_TTL_MS,
 ): Promise<() => Promise<void>> {
   const key = keys.worker(info.id);
-  const beat = () => redis.set(key, JSON.stringify(info), 'PX', HEARTBEAT_TTL_MS);
+  const beat = () => redis.set(key, JSON.stringify(info), 'PX', ttlMs);
   await beat();
-  const timer = setInterval(() => {
-    beat().catch(() => {
-      // Redis is away: ioredis reconnects, and the next beat renews the key.
-    });
-  }, HEARTBEAT_EVERY_MS);
+  const timer = setInterval(
+    () => {
+      beat().catch(() => {
+        // Redis is away: ioredis reconnects, and the next beat renews the key.
+      });
+    },
+    Math.min(HEARTBEAT_EVERY_MS, Math.floor(ttlMs / 3)),
+  );
   timer.unref();
   return async () => {
     clearInterval(timer);
+    await redis.set(keys.left(info.id), '1', 'PX', 60_000).catch(() => 0);
     await redis.del(key).catch(() => 0);
   };
 }

@@ -7,7 +7,9 @@
  *
  * Partitions are either written to Redis by the driver (`distribute`) or read by the workers
  * from a shared source (`placeSources`, see source-partitions.ts), in which case no row passes
- * through the driver. Task results come back over a direct channel (result-channel.ts) or through
+ * through the driver. Each partition has an owner, and its tasks go to the owner's own queue
+ * (placement.ts): a worker loads its partitions once, a dead owner's partitions and tasks move to
+ * live workers, a joining worker receives partitions at the next pass. Task results come back over a direct channel (result-channel.ts) or through
  * Redis. Parameter-server training (`runLoop`, the SGD models) runs against a parameter server in
  * Redis (loop-runner.ts).
  */
@@ -38,7 +40,8 @@ import {
 } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
-import { liveWorkers, waitForWorkers } from './membership.ts';
+import { liveWorkers, type WorkerInfo, waitForWorkers } from './membership.ts';
+import { type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
 import { channelKey, ResultServer } from './result-channel.ts';
 import {
   messageLineage,
@@ -90,14 +93,18 @@ interface TaskReturn {
   readonly resultKey?: string;
   /** The result came over the result channel. */
   readonly direct?: boolean;
+  /** The job id that answered (set by the driver: a requeued task answers under a new one). */
+  readonly jobId?: string;
   readonly runSeconds: number;
   readonly worker: string;
+  /** The worker's id, for a look at the job in Redis (absent from profile tasks). */
+  readonly workerId?: string;
   /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
   readonly attempt: number;
 }
 
 /** Telemetry of the cluster engine. */
-export interface RedisTelemetry extends EngineTelemetry {
+export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly kind: 'redis';
   /** Redis URL with the password redacted. */
   readonly cluster: string;
@@ -117,9 +124,21 @@ export interface RedisTelemetry extends EngineTelemetry {
 /** The longest wait for one loop slot's task: a timer's limit (~24 days), in effect none. */
 const LOOP_TASK_TIMEOUT_MS = 2 ** 31 - 1;
 
+/** The calls whose errors become the run's loss, once the run is lost. */
+const GUARDED = [
+  'distribute',
+  'profileSources',
+  'placeSources',
+  'treeReduce',
+  'runLoop',
+  'broadcast',
+  'release',
+] as const;
+
 /** Trains on `distml worker` processes coordinated through Redis. */
 export class RedisEngine implements Engine {
   readonly kind = 'redis' as const;
+  readonly workers: number;
   private readonly keys: ClusterKeys;
   private readonly run = randomBytes(6).toString('hex');
   private step = 0;
@@ -151,22 +170,32 @@ export class RedisEngine implements Engine {
   private readonly lost: Promise<never>;
   /** Settlers of the jobs waited for, by job id; the queue's events are dispatched to them. */
   private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
+  /** Owners of partitions, membership epochs, per-worker queues, the fence (placement.ts). */
+  private readonly router: TaskRouter;
 
   private constructor(
     private readonly options: RedisEngineOptions,
     private readonly redis: Redis,
     private readonly queue: Queue,
     private readonly events: QueueEvents,
-    readonly workers: number,
+    members: readonly WorkerInfo[],
   ) {
     this.keys = new ClusterKeys(options.namespace);
-    events.on('completed', ({ jobId, returnvalue }) => {
-      const value: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      this.jobs.get(jobId)?.({ value: value as TaskReturn });
-    });
-    events.on('failed', ({ jobId, failedReason }) =>
-      this.jobs.get(jobId)?.({ error: new Error(failedReason) }),
+    this.workers = members.length;
+    events.on('completed', ({ jobId, returnvalue }) =>
+      this.onJobEvent({ kind: 'completed', jobId, returnvalue }),
     );
+    events.on('failed', ({ jobId, failedReason }) =>
+      this.onJobEvent({ kind: 'failed', jobId, failedReason }),
+    );
+    this.router = new TaskRouter({
+      redis,
+      keys: this.keys,
+      connection: redisOptions(options),
+      members,
+      log: options.log ?? (() => {}),
+      onEvent: (e) => this.onJobEvent(e),
+    });
     this.lost = new Promise<never>((_, reject) => {
       this.watch = this.watchRun((err) => {
         this.lostError = err;
@@ -175,11 +204,23 @@ export class RedisEngine implements Engine {
         // Commands queued while Redis is away would wait for it forever (BullMQ needs clients that
         // never give up on a command); disconnecting fails them, so nothing of the fit hangs.
         this.redis.disconnect();
-        void this.queue.disconnect().catch(() => {});
-        void this.events.disconnect().catch(() => {});
+        // close(), not only disconnect(): a disconnected QueueEvents retries every 5 s forever.
+        void this.queue.close().catch(() => {});
+        void this.events.close().catch(() => {});
+        this.router.disconnect();
       });
     });
     this.lost.catch(() => {});
+    // Whatever a call was doing when the run was lost (a command failing on a closed connection,
+    // say), the loss is what its caller hears: it says what happened and what to do.
+    const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const name of GUARDED) {
+      const call = self[name]!.bind(this);
+      self[name] = (...args) =>
+        call(...args).catch((err: unknown) => {
+          throw this.lostError ?? err;
+        });
+    }
   }
 
   /** `p`, or the reason the run was lost if that comes first: no Redis call outlives the run. */
@@ -295,7 +336,7 @@ export class RedisEngine implements Engine {
       queue.on('error', (err) => options.log?.(`queue: ${err.message}`));
       events.on('error', (err) => options.log?.(`queue events: ${err.message}`));
       await events.waitUntilReady();
-      const engine = new RedisEngine(options, redis, queue, events, joined.length);
+      const engine = new RedisEngine(options, redis, queue, events, joined);
       await engine.openResultChannel();
       await redis.set(keys.sentinel(engine.run), '1');
       return engine;
@@ -327,13 +368,18 @@ export class RedisEngine implements Engine {
     await this.io(pipeline.exec());
     const placement: DistributedMatrix = { id, rows: data.rows, cols: data.cols, partitions: ranges.length };
     this.placements.set(id, placement);
+    this.router.place(id, ranges.length);
     return placement;
   }
 
   /** Summarises every split on the workers (see source-partitions.ts). */
   async profileSources(lineage: SourceLineage): Promise<Plain[]> {
     this.checkOpen();
-    return profileSources(this.sourceDriver(), lineage);
+    try {
+      return await profileSources(this.sourceDriver(), lineage);
+    } finally {
+      this.router.forgetTransient();
+    }
   }
 
   /** Places partitions the workers read from the source themselves: no rows go through Redis. */
@@ -343,12 +389,14 @@ export class RedisEngine implements Engine {
     this.lineages.set(id, await storeLineage(this.sourceDriver(), id, lineage));
     const placement: DistributedMatrix = { id, rows, cols, partitions: lineage.splits.length };
     this.placements.set(id, placement);
+    this.router.place(id, lineage.splits.length);
     return placement;
   }
 
   async treeReduce(kernelName: string, on: DistributedMatrix, args: KernelArgs): Promise<Float64Array> {
     this.checkOpen();
     this.placementOf(on);
+    this.router.boundary(on.id);
     const kernel = getKernel(kernelName);
     const step = ++this.step;
     const argsKey = await this.putArgs(step, args);
@@ -368,6 +416,7 @@ export class RedisEngine implements Engine {
     const result = afterDependencies(id, task.after).then(async () => {
       this.checkOpen();
       this.placementOf(task.on);
+      this.router.boundary(task.on.id);
       const kernel = getKernel(task.kernel);
       const step = ++this.step;
       const argsKey = await this.putArgs(step, task.args);
@@ -386,7 +435,12 @@ export class RedisEngine implements Engine {
         await this.io(this.redis.del(argsKey));
       }
     });
-    return { id, result };
+    return {
+      id,
+      result: result.catch((err: unknown) => {
+        throw this.lostError ?? err;
+      }),
+    };
   }
 
   /** Parameter-server training on the cluster: see loop-runner.ts. */
@@ -436,6 +490,7 @@ export class RedisEngine implements Engine {
 
   async release(on: DistributedMatrix): Promise<void> {
     if (!this.placements.delete(on.id)) return;
+    this.router.forget(on.id);
     const placed = this.lineages.get(on.id);
     if (this.lineages.delete(on.id)) await this.io(this.redis.del(placed!.specKey));
     const keys = Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p));
@@ -456,6 +511,7 @@ export class RedisEngine implements Engine {
       bytesIn: this.bytesIn,
       directResults: this.directResults,
       ...(this.loopTelemetry.loops === 0 ? {} : { parameterServer: { ...this.loopTelemetry } }),
+      ...this.router.telemetry(),
     };
   }
 
@@ -471,14 +527,16 @@ export class RedisEngine implements Engine {
     const cleanup = async () => {
       for (const placement of [...this.placements.values()]) await this.release(placement);
       await this.deleteRunKeys();
+      await this.router.close();
       await this.events.close();
       await this.queue.close();
       await this.redis.quit();
     };
     await withTimeout(cleanup(), 5000, () => new Error('cleanup timed out')).catch(() => {
+      this.router.disconnect();
       this.redis.disconnect();
-      void this.events.disconnect().catch(() => {});
-      void this.queue.disconnect().catch(() => {});
+      void this.events.close().catch(() => {});
+      void this.queue.close().catch(() => {});
     });
   }
 
@@ -513,7 +571,6 @@ export class RedisEngine implements Engine {
     // A loop slot's partitions are loaded by the slot itself (loop-slot.ts), and its small result
     // goes through Redis; a pass's task carries its partition's lineage and the result channel.
     const placed = loop ? undefined : this.lineages.get(on.id);
-    if (!loop) this.results?.expect(jobId, resultLength * 8);
     let result: Float64Array;
     let answer: TaskReturn;
     try {
@@ -573,7 +630,7 @@ export class RedisEngine implements Engine {
     length: number,
   ): Promise<Float64Array> {
     if (answer.direct === true) {
-      const result = this.results?.take(jobId, answer.attempt);
+      const result = this.results?.take(answer.jobId ?? jobId, answer.attempt);
       if (result === undefined) {
         throw new TaskFailedError(
           `the result of ${what} did not arrive over the result channel`,
@@ -620,32 +677,51 @@ export class RedisEngine implements Engine {
     };
   }
 
-  /** Queues one task message and waits for what its worker returns. */
+  /**
+   * Queues one task message on the owner of its partition and waits for what the worker returns.
+   * If the owner is presumed dead first, the task is queued again on the partition's new owner
+   * under a new job id, and the old job is fenced: its result, should it come, is discarded.
+   */
   private async queueTask(
     fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
     priority = 0,
     timeoutMs = this.options.taskTimeoutMs ?? 600_000,
   ): Promise<TaskReturn> {
-    const { jobId, kernel, partition, step } = fields;
-    const message = makeTaskMessage(fields, this.options.secret);
-    if (this.lostError !== undefined) throw this.lostError;
-    // Listen before adding, so a task that finishes at once is not missed.
-    const finished = this.waitForJob(jobId, timeoutMs);
-    // Handled below once the task is queued; if queueing fails first, its loss is that failure.
-    finished.catch(() => {});
-    await this.io(
-      this.queue.add(kernel, message, {
-        jobId,
-        attempts: this.options.attempts ?? 3,
-        backoff: { type: 'exponential', delay: 200 },
-        // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
-        ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
-        removeOnComplete: { age: 600 },
-        removeOnFail: { age: 3600 },
-      }),
-    );
+    const { kernel, partition, placement, step } = fields;
     try {
-      return await finished;
+      return await this.router.dispatch(
+        fields.jobId,
+        placement,
+        partition,
+        `${kernel} on partition ${partition} of ${placement}, step ${step}`,
+        {
+          wait: (jobId) => {
+            const waiting = this.waitForJob(jobId, timeoutMs);
+            // The id that answered travels with the answer: a requeued task's result arrives
+            // over the result channel under its new job id.
+            const promise = waiting.promise.then((answer) => ({ ...answer, jobId }));
+            // Awaited by the router once the task is queued; if queueing fails first, that failure
+            // is the one reported.
+            promise.catch(() => {});
+            return { promise, cancel: () => waiting.cancel() };
+          },
+          add: async (queue, jobId) => {
+            if (this.lostError !== undefined) throw this.lostError;
+            if (fields.resultTo !== undefined) this.results?.expect(jobId, fields.resultLength * 8);
+            await this.io(
+              (queue ?? this.queue).add(kernel, makeTaskMessage({ ...fields, jobId }, this.options.secret), {
+                jobId,
+                attempts: this.options.attempts ?? 3,
+                backoff: { type: 'exponential', delay: 200 },
+                // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+                ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+                removeOnComplete: { age: 600 },
+                removeOnFail: { age: 3600 },
+              }),
+            );
+          },
+        },
+      );
     } catch (err) {
       if (err instanceof DistmlError) throw err;
       throw new TaskFailedError(
@@ -653,6 +729,21 @@ export class RedisEngine implements Engine {
         "see the failing worker's log (distml worker prints every task it refuses or fails)",
       );
     }
+  }
+
+  /** Dispatches a job event of any queue to its waiter, after the fence. */
+  private onJobEvent(e: LaneEvent): void {
+    if (e.kind === 'failed') {
+      this.jobs.get(e.jobId)?.({ error: new Error(e.failedReason) });
+      return;
+    }
+    const value: unknown = typeof e.returnvalue === 'string' ? JSON.parse(e.returnvalue) : e.returnvalue;
+    if (this.router.fenced(e.jobId)) {
+      const key = (value as Partial<TaskReturn> | null)?.resultKey;
+      if (typeof key === 'string') void this.redis.del(key).catch(() => 0);
+      return;
+    }
+    this.jobs.get(e.jobId)?.({ value: value as TaskReturn });
   }
 
   /** What source-partitions.ts needs from this engine. */
@@ -685,8 +776,9 @@ export class RedisEngine implements Engine {
    * good, after `ms`, when the run is lost, or when the engine closes. Every path clears its timer
    * and its entry, so a failed fit leaves nothing that keeps the process alive.
    */
-  private waitForJob(jobId: string, ms: number): Promise<TaskReturn> {
-    return new Promise<TaskReturn>((resolve, reject) => {
+  private waitForJob(jobId: string, ms: number): { promise: Promise<TaskReturn>; cancel(): void } {
+    let abandon!: (error: Error) => void;
+    const promise = new Promise<TaskReturn>((resolve, reject) => {
       const settle = (outcome: { value: TaskReturn } | { error: Error }) => {
         clearTimeout(timer);
         this.jobs.delete(jobId);
@@ -694,11 +786,26 @@ export class RedisEngine implements Engine {
         if ('value' in outcome) resolve(outcome.value);
         else reject(outcome.error);
       };
-      const abandon = (error: Error) => settle({ error });
+      abandon = (error: Error) => settle({ error });
       const timer = setTimeout(() => abandon(new Error(`no result within ${Math.round(ms / 1000)} s`)), ms);
+      // The queue's connections keep a running fit alive; this timer alone must not keep a
+      // failed one from exiting.
+      timer.unref();
       this.jobs.set(jobId, settle);
       this.waiting.add(abandon);
+      // A wait begun after the run was lost or the engine closed (a task requeued by the router
+      // meanwhile) ends at once.
+      if (this.lostError !== undefined) abandon(this.lostError);
+      else if (this.closed) abandon(new DistmlError('KERNEL', 'this engine is closed'));
     });
+    return {
+      promise,
+      // The job was superseded: stop waiting for it, quietly.
+      cancel: () => {
+        promise.catch(() => {});
+        abandon(new Error('superseded'));
+      },
+    };
   }
 
   private async deleteRunKeys(): Promise<void> {

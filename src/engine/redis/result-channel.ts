@@ -183,9 +183,13 @@ export class ResultServer {
     return this.expected.get(jobId)?.attempts.get(attempt);
   }
 
-  /** Stops accepting results for `jobId` and frees what arrived for it. */
+  /**
+   * Stops accepting results for `jobId`, and for the ids it was requeued under (`jobId-rN`, see
+   * placement.ts), and frees what arrived for them.
+   */
   forget(jobId: string): void {
     this.expected.delete(jobId);
+    for (const id of this.expected.keys()) if (id.startsWith(`${jobId}-r`)) this.expected.delete(id);
   }
 
   async close(): Promise<void> {
