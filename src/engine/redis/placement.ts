@@ -340,6 +340,8 @@ export class TaskRouter {
       prefix: keys.namespace,
       lastEventId: last[0]?.[0] ?? '0-0',
     });
+    // Connection errors re-emitted by BullMQ: logged, not printed as stack traces.
+    queue.on('error', (err) => this.o.log(`queue of worker ${workerId}: ${err.message}`));
     events.on('error', (err) => this.o.log(`queue events of worker ${workerId}: ${err.message}`));
     events.on('completed', ({ jobId, returnvalue }) =>
       this.o.onEvent({ kind: 'completed', jobId, returnvalue }),
