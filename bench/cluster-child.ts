@@ -52,6 +52,8 @@ export interface ClusterChildOutput {
   overheadMs: number[];
   redisAloneMs: number[];
   fits: Record<string, TrainRun[]>;
+  /** The same fits with `--shared-data --test-fraction 0`: the workers read the CSV themselves. */
+  sharedFits: Record<string, TrainRun[]>;
   /** One timed library fit per worker-process count. */
   profiles: Record<string, FitProfile>;
 }
@@ -78,6 +80,7 @@ try {
     overheadMs: [],
     redisAloneMs: [],
     fits: {},
+    sharedFits: {},
     profiles: {},
   };
   await measureReduce(config, out);
@@ -92,6 +95,16 @@ try {
       runs.push(r);
     }
     out.fits[String(processes)] = runs;
+    const shared: TrainRun[] = [];
+    for (let i = 0; i < config.runs; i++) {
+      const extra = ['--cluster', cluster.url, '--namespace', namespace, '--min-workers', String(processes)];
+      const r = trainOnce({ ...config.train, testFraction: 0, extra: [...extra, '--shared-data'] });
+      process.stderr.write(
+        `    cluster --shared-data, ${processes} worker process(es): ${r.wallSeconds.toFixed(2)}s wall\n`,
+      );
+      shared.push(r);
+    }
+    out.sharedFits[String(processes)] = shared;
     out.profiles[String(processes)] = await profileFit(config.train, namespace, processes);
     await cluster.stopWorkers();
   }
