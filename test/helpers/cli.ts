@@ -20,23 +20,7 @@ export interface CliResult {
 
 /** Runs `distml ARGS…` with stdin closed and no TTY; resolves when it exits. */
 export function runCli(args: readonly string[], options: { cwd?: string } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${ROOT}bin/distml.js`, ...args], {
-      cwd: options.cwd ?? ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return startCli(args, options).done;
 }
 
 /** A `distml` run in progress, whose stderr can be read while it runs. */
@@ -46,10 +30,10 @@ export interface RunningCli {
   readonly done: Promise<CliResult>;
 }
 
-/** Starts `distml ARGS…` like {@link runCli}, for tests that act on what it prints meanwhile. */
-export function startCli(args: readonly string[]): RunningCli {
+/** Starts `distml ARGS…` with stdin closed and no TTY, for tests that act on what it prints meanwhile. */
+export function startCli(args: readonly string[], options: { cwd?: string } = {}): RunningCli {
   const child = spawn(process.execPath, [`${ROOT}bin/distml.js`, ...args], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });

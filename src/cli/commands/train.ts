@@ -25,6 +25,7 @@ import { readSampleWeights } from '../../pipeline/sample-weight.ts';
 import { splitFrame } from '../../pipeline/split-frame.ts';
 import { train } from '../../pipeline/train.ts';
 import { trainFromSource } from '../../pipeline/train-source.ts';
+import type { TrainedModel } from '../../pipeline/trained-model.ts';
 import { VERSION } from '../../version.ts';
 import {
   addClusterOptions,
@@ -260,16 +261,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     });
     const fitSeconds = (performance.now() - fitStarted) / 1000;
     const info = model.meta.fit;
-    progress.done(
-      info.iterations === undefined
-        ? 'done'
-        : `${info.iterations} iteration(s)${info.converged ? ', converged' : ''}`,
-    );
-    for (const w of info.warnings ?? []) progress.warn(w);
-    if (info.resumedFrom !== undefined)
-      progress.note(`resumed from the checkpoint of iteration ${info.resumedFrom}`);
-    const telemetry = engine.telemetry();
-    progress.note(`engine: ${engineSummary(telemetry)}`);
+    const telemetry = reportFit(progress, info, engine);
 
     const scored = testFrame ?? trainFrame;
     const predictStarted = performance.now();
@@ -323,6 +315,21 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     // Also on failure: live worker threads would keep the process from exiting.
     await engine.close();
   }
+}
+
+/** Ends the fit's progress line, prints its warnings and the engine's summary; returns the telemetry. */
+function reportFit(progress: Progress, info: TrainedModel['meta']['fit'], engine: Engine) {
+  progress.done(
+    info.iterations === undefined
+      ? 'done'
+      : `${info.iterations} iteration(s)${info.converged ? ', converged' : ''}`,
+  );
+  for (const w of info.warnings ?? []) progress.warn(w);
+  if (info.resumedFrom !== undefined)
+    progress.note(`resumed from the checkpoint of iteration ${info.resumedFrom}`);
+  const telemetry = engine.telemetry();
+  progress.note(`engine: ${engineSummary(telemetry)}`);
+  return telemetry;
 }
 
 /** Usage errors of --shared-data, found before connecting. */
@@ -394,16 +401,7 @@ async function trainShared(
   });
   const fitSeconds = (performance.now() - fitStarted) / 1000;
   const info = model.meta.fit;
-  progress.done(
-    info.iterations === undefined
-      ? 'done'
-      : `${info.iterations} iteration(s)${info.converged ? ', converged' : ''}`,
-  );
-  for (const w of info.warnings ?? []) progress.warn(w);
-  if (info.resumedFrom !== undefined)
-    progress.note(`resumed from the checkpoint of iteration ${info.resumedFrom}`);
-  const telemetry = engine.telemetry();
-  progress.note(`engine: ${engineSummary(telemetry)}`);
+  const telemetry = reportFit(progress, info, engine);
   if (opts.save !== undefined) await model.save(opts.save);
   if (opts.report !== undefined) {
     await writeJsonReport(opts.report, {
