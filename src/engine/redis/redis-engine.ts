@@ -40,9 +40,10 @@ import {
 } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
-import { liveWorkers, type WorkerInfo, waitForWorkers } from './membership.ts';
+import { type WorkerInfo, waitForWorkers } from './membership.ts';
 import { type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
 import { channelKey, ResultServer } from './result-channel.ts';
+import { watchRun } from './run-watch.ts';
 import {
   messageLineage,
   type PlacedLineage,
@@ -197,18 +198,28 @@ export class RedisEngine implements Engine {
       onEvent: (e) => this.onJobEvent(e),
     });
     this.lost = new Promise<never>((_, reject) => {
-      this.watch = this.watchRun((err) => {
-        this.lostError = err;
-        reject(err);
-        for (const abandon of [...this.waiting]) abandon(err);
-        // Commands queued while Redis is away would wait for it forever (BullMQ needs clients that
-        // never give up on a command); disconnecting fails them, so nothing of the fit hangs.
-        this.redis.disconnect();
-        // close(), not only disconnect(): a disconnected QueueEvents retries every 5 s forever.
-        void this.queue.close().catch(() => {});
-        void this.events.close().catch(() => {});
-        this.router.disconnect();
-      });
+      this.watch = watchRun(
+        {
+          redis,
+          keys: this.keys,
+          run: this.run,
+          url: options.url,
+          unreachableMs: options.unreachableMs ?? 30_000,
+          aloneMs: options.joinTimeoutMs ?? 60_000,
+        },
+        (err) => {
+          this.lostError = err;
+          reject(err);
+          for (const abandon of [...this.waiting]) abandon(err);
+          // Commands queued while Redis is away would wait for it forever (BullMQ needs clients that
+          // never give up on a command); disconnecting fails them, so nothing of the fit hangs.
+          this.redis.disconnect();
+          // close(), not only disconnect(): a disconnected QueueEvents retries every 5 s forever.
+          void this.queue.close().catch(() => {});
+          void this.events.close().catch(() => {});
+          this.router.disconnect();
+        },
+      );
     });
     this.lost.catch(() => {});
     // Whatever a call was doing when the run was lost (a command failing on a closed connection,
@@ -226,70 +237,6 @@ export class RedisEngine implements Engine {
   /** `p`, or the reason the run was lost if that comes first: no Redis call outlives the run. */
   private io<T>(p: Promise<T>): Promise<T> {
     return Promise.race([p, this.lost]);
-  }
-
-  /**
-   * Every second, checks that the run's sentinel key still exists. Its loss means Redis restarted
-   * without persistence, was flushed or evicted keys: the queued tasks and partitions are gone,
-   * and training on would start from nothing, so the fit stops and says how to resume.
-   */
-  private watchRun(reject: (err: Error) => void): NodeJS.Timeout {
-    let lastAnswer = Date.now();
-    let lastWorker = Date.now();
-    let asking = false;
-    let tick = 0;
-    const limit = this.options.unreachableMs ?? 30_000;
-    const alone = this.options.joinTimeoutMs ?? 60_000;
-    const timer = setInterval(() => {
-      if (Date.now() - lastWorker > alone) {
-        clearInterval(timer);
-        reject(
-          new DistmlError(
-            'KERNEL',
-            `no worker has been alive for ${Math.round(alone / 1000)} s: every worker of this fit left or died`,
-            'start workers with `distml worker --cluster URL`; with --checkpoint-dir, rerun with --resume',
-          ),
-        );
-        return;
-      }
-      if (Date.now() - lastAnswer > limit) {
-        clearInterval(timer);
-        reject(
-          new DistmlError(
-            'KERNEL',
-            `Redis at ${redactUrl(this.options.url)} has not answered for ${Math.round(limit / 1000)} s`,
-            'check that redis-server runs and is reachable; with --checkpoint-dir, rerun with --resume',
-          ),
-        );
-        return;
-      }
-      if (asking) return;
-      asking = true;
-      // Membership costs a SCAN, so it is checked every few seconds; the sentinel every second.
-      const checkWorkers = tick++ % 3 === 0;
-      this.redis
-        .exists(this.keys.sentinel(this.run))
-        .then(async (n) => {
-          lastAnswer = Date.now();
-          if (checkWorkers && (await liveWorkers(this.redis, this.keys)).length > 0) lastWorker = Date.now();
-          if (n === 0) {
-            clearInterval(timer);
-            reject(
-              new DistmlError(
-                'KERNEL',
-                `Redis lost the data of run ${this.run} (its sentinel key is gone: Redis restarted without persistence, was flushed, or evicted keys)`,
-                'rerun with --checkpoint-dir DIR --resume to continue from the last checkpoint; run Redis with appendonly yes and maxmemory-policy noeviction',
-              ),
-            );
-          }
-        })
-        .catch(() => {})
-        .finally(() => {
-          asking = false;
-        });
-    }, 1000);
-    timer.unref();
-    return timer;
   }
 
   /**
