@@ -29,6 +29,13 @@ export function parsePositive(text: string): number {
   return v;
 }
 
+/** A TCP port, 1–65535. */
+export function parsePort(text: string): number {
+  const v = parsePositive(text);
+  if (v > 65535) throw new InvalidArgumentError(`expected a port from 1 to 65535, got '${text}'`);
+  return v;
+}
+
 /** A fraction in [0, 1). */
 export function parseFraction(text: string): number {
   const v = parseNumber(text);

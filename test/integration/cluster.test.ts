@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -36,6 +37,7 @@ after(async () => {
 
 interface Report {
   metrics: Record<string, number>;
+  data: { trainRows: number; features: number };
   engine: {
     kind: string;
     workers: number;
@@ -43,6 +45,8 @@ interface Report {
     passes: number;
     retries: number;
     directResults: number;
+    partitionBytesOut: number;
+    channelFetches: number;
     tasksByWorker: Record<string, number>;
     epoch: number;
     partitionsMoved: number;
@@ -96,8 +100,11 @@ test('three worker processes train the same model as the serial engine, each par
   assert.equal(cluster.report.engine.tasks, cluster.report.engine.passes * 6);
   const spread = Object.values(cluster.report.engine.tasksByWorker).reduce((a, b) => a + b, 0);
   assert.equal(spread, cluster.report.engine.tasks);
-  // Every result came straight to the driver over the result channel, none through Redis.
+  // Every result came straight to the driver over the task channel, none through Redis.
   assert.equal(cluster.report.engine.directResults, cluster.report.engine.tasks);
+  // Each partition ([rows, cols, X, y] in float64) left the driver once, for its owner.
+  const { trainRows, features } = cluster.report.data;
+  assert.equal(cluster.report.engine.partitionBytesOut, 8 * (6 * 2 + trainRows * (features + 1)));
   assert.match(cluster.stderr, /engine: cluster redis:\/\/127\.0\.0\.1:\d+\/?, 3 workers/);
   // Owners are dealt round-robin over the workers sorted by name: a 0,3; b 1,4; c 2,5. Each
   // loads its two partitions from Redis once and runs every task on them.
@@ -117,6 +124,51 @@ test('three worker processes train the same model as the serial engine, each par
   });
   assert.equal(cluster.report.engine.epoch, 1);
   assert.equal(cluster.report.engine.partitionsMoved, 0);
+});
+
+test('--no-channel moves everything through Redis, --channel-port fixes the port, a taken port is a clear error', async () => {
+  const duo: WorkerProcess[] = [];
+  for (const name of ['m', 'n'])
+    duo.push(await startWorker(redis.url, ['--name', name, '--namespace', 'chan']));
+  workers.push(...duo);
+  const on = ['--cluster', redis.url, '--namespace', 'chan', '--min-workers', '2'];
+  const serial = await train('chan-serial', ['--workers', '0']);
+  const viaRedis = await train('chan-redis', [...on, '--no-channel']);
+  assert.deepStrictEqual(viaRedis.report.metrics, serial.report.metrics);
+  assert.equal(viaRedis.report.engine.directResults, 0);
+  assert.equal(viaRedis.report.engine.channelFetches, 0);
+  // The same partitions, written to Redis once each instead of sent to their owners.
+  const { trainRows, features } = viaRedis.report.data;
+  assert.equal(viaRedis.report.engine.partitionBytesOut, 8 * (6 * 2 + trainRows * (features + 1)));
+  assert.match(duo[0]!.log(), /loaded partition 0 of p\d+ from Redis/);
+  // A port of our choosing: the workers are told it, and fetch from it.
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+  const taken = (holder.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => holder.close(() => resolve()));
+  const fixed = await train('chan-port', [...on, '--channel-port', String(taken)]);
+  assert.deepStrictEqual(fixed.report.metrics, serial.report.metrics);
+  assert.equal(fixed.report.engine.directResults, fixed.report.engine.tasks);
+  assert.match(
+    duo[0]!.log(),
+    new RegExp(`loaded partition 0 of p\\d+ from the driver \\(127\\.0\\.0\\.1:${taken}\\)`),
+  );
+  // A port something else holds stops the fit before any work, naming the port and the ways out.
+  await new Promise<void>((resolve) => holder.listen(taken, '127.0.0.1', () => resolve()));
+  try {
+    const r = await runCli(trainArgs('chan-taken', [...on, '--channel-port', String(taken)]));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`cannot open the task channel on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`),
+    );
+    assert.match(r.stderr, /--no-channel/);
+  } finally {
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+  }
+  const bad = await runCli(trainArgs('chan-bad', [...on, '--channel-port', '70000']));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--channel-port.*expected a port from 1 to 65535, got '70000'/);
 });
 
 test('a worker SIGKILLed mid-fit: exactly its partitions move to the others, its task is requeued, and the model equals the fault-free one', async () => {

@@ -34,7 +34,7 @@ import {
   clusterSecret,
 } from '../cluster-options.ts';
 import { modelList } from '../main.ts';
-import { checkWritable, collect, parseCount, parseFraction, parsePositive } from '../options.ts';
+import { checkWritable, collect, parseCount, parseFraction, parsePort, parsePositive } from '../options.ts';
 import { formatTable, writeJsonReport } from '../output.ts';
 import { Progress } from '../progress.ts';
 import { loadFrame, scoreRows } from './shared.ts';
@@ -62,6 +62,10 @@ interface TrainOptions extends ClusterCliOptions {
   minWorkers: number;
   joinTimeout: number;
   sharedData?: boolean;
+  /** False with --no-channel. */
+  channel: boolean;
+  channelHost?: string;
+  channelPort?: number;
 }
 
 /** The `train` subcommand. */
@@ -118,6 +122,19 @@ export function trainCommand(): Command {
     )
     .option('--min-workers <n>', 'with --cluster: workers to wait for before training', parsePositive, 1)
     .option('--join-timeout <s>', 'with --cluster: seconds to wait for --min-workers', parsePositive, 60)
+    .option(
+      '--channel-host <host>',
+      "with --cluster: address of this machine that every worker reaches, for the driver's task channel (default: its address toward Redis)",
+    )
+    .option(
+      '--channel-port <port>',
+      "with --cluster: port of the driver's task channel, for a firewall that opens one (default: a free port)",
+      parsePort,
+    )
+    .option(
+      '--no-channel',
+      'with --cluster: move partitions, arguments and results through Redis instead of the task channel (always so over rediss://)',
+    )
     .option('--save <file>', 'write the trained model to this file')
     .option('--report <file>', 'write a JSON report (data, params, metrics, timings) to this file')
     .option('--delimiter <char>', 'CSV field delimiter (default: , or tab for .tsv)')
@@ -177,6 +194,9 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
             namespace: opts.namespace,
             minWorkers: opts.minWorkers,
             joinTimeoutMs: opts.joinTimeout * 1000,
+            channel: opts.channel,
+            ...(opts.channelHost === undefined ? {} : { channelHost: opts.channelHost }),
+            ...(opts.channelPort === undefined ? {} : { channelPort: opts.channelPort }),
             ...(secret === undefined ? {} : { secret }),
             log: (line: string) => progress.note(line),
           },

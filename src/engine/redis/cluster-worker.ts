@@ -2,7 +2,9 @@
  * The body of `distml worker`: registers with a heartbeat, takes tasks from its own BullMQ queue
  * (tasks on the partitions the driver placed on it, see placement.ts) and from the shared one (tasks
  * with no owner), runs the named kernel (from the same registry every engine uses) on the partition
- * the task names, and writes the result as a binary value. A worker whose heartbeat expires is
+ * the task names, and sends the result to the driver. The driver's values (the partitions it placed,
+ * kernel arguments, broadcasts) are fetched from the driver over its task channel, or from Redis
+ * when it has none (driver-values.ts); results go back the same way. A worker whose heartbeat expires is
  * presumed dead: the driver queues its tasks again on other workers and discards whatever it still
  * returns. On the shared queue, a worker that dies mid-task loses its lock and BullMQ's stalled
  * check gives the task to another. On SIGTERM the worker finishes its current task, deregisters
@@ -18,13 +20,14 @@ import { getKernel, hasLoopKernel, type KernelArgs, resolveBroadcasts } from '..
 import { type FaultSpec, faultAt } from '../local/faults.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
+import { DriverValues } from './driver-values.ts';
 import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
 import { claimNonce } from './replay-guard.ts';
-import { channelKey, ResultSender } from './result-channel.ts';
 import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
+import { channelKey, WorkerChannels } from './task-channel.ts';
 import { checkTaskMessage, type TaskMessage } from './task-message.ts';
-import { decodeArgs, decodeFloat64, encodeFloat64 } from './tensor-codec.ts';
+import { decodeArgs, encodeFloat64, viewFloat64 } from './tensor-codec.ts';
 
 /** Options of {@link startClusterWorker}. */
 export interface ClusterWorkerOptions extends ClusterConnection {
@@ -95,9 +98,9 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   const broadcasts = new Map<string, Float64Array>();
   // Specs (preprocessing plans) of partitions this worker reads from a data source.
   const specs = new SpecCache();
-  // Results go straight to the driver when its task messages name a result channel.
-  const results = new ResultSender();
-  const unreachableDrivers = new Set<string>();
+  // The driver's values and the results travel over its task channel when its messages name one.
+  const channels = new WorkerChannels();
+  const values = new DriverValues(redis, channels, options.secret);
   let tasksSeen = 0;
   let lateResults = 0;
 
@@ -119,8 +122,8 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms ?? 0));
     if (m.lineage !== undefined && m.kernel === PROFILE_TASK)
       return runProfileTask(redis, keys, specs, { ...m, lineage: m.lineage }, info.name, job.attemptsStarted);
-    const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(redis, m), 4);
-    const resolved = await resolveClusterBroadcasts(redis, keys, m.run, args, broadcasts);
+    const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(values, m), 4);
+    const resolved = await resolveClusterBroadcasts(values, keys, m, args, broadcasts);
     if (hasLoopKernel(m.kernel)) {
       return runLoopSlot({
         redis,
@@ -131,16 +134,16 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         attempt: job.attemptsStarted,
         entry: options.loopEntry,
         loadPartition: (p) =>
-          loadPartition(redis, keys, partitions, { ...m, partition: p }, (part) =>
-            log(`loaded partition ${p} of ${m.placement} from Redis for a loop: ${part.rows} rows`),
+          loadPartition(values, keys, partitions, { ...m, partition: p }, (part) =>
+            log(`loaded partition ${p} of ${m.placement} from ${origin(m)} for a loop: ${part.rows} rows`),
           ),
         log,
       });
     }
     const part =
       m.lineage === undefined
-        ? await loadPartition(redis, keys, partitions, m, (p) =>
-            log(`loaded partition ${m.partition} of ${m.placement} from Redis: ${p.rows} rows`),
+        ? await loadPartition(values, keys, partitions, m, (p) =>
+            log(`loaded partition ${m.partition} of ${m.placement} from ${origin(m)}: ${p.rows} rows`),
           )
         : await sourcePartition(
             redis,
@@ -161,20 +164,12 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (fault?.kind === 'nan') out[0] = Number.NaN;
     const runSeconds = (performance.now() - started) / 1000;
     const answer = { runSeconds, worker: info.name, workerId: info.id, attempt: job.attemptsStarted };
-    if (m.resultTo !== undefined) {
-      try {
-        const key = channelKey(m.run, options.secret, m.resultToken);
-        await results.send(m.resultTo, key, m.jobId, job.attemptsStarted, out);
-        return { ...answer, direct: true };
-      } catch (err) {
-        // The same result, by the slower road: a driver this worker cannot reach (a firewall, an
-        // address only the driver's side can use) still gets it, and the log says why.
-        if (!unreachableDrivers.has(m.resultTo))
-          log(
-            `cannot send results to the driver at ${m.resultTo} (${(err as Error).message}): sending them through Redis`,
-          );
-        unreachableDrivers.add(m.resultTo);
-      }
+    if (m.channel !== undefined) {
+      // No road through Redis instead: a driver this worker cannot reach failed the task already,
+      // when its arguments were fetched from it.
+      const key = channelKey(m.run, options.secret, m.channelToken);
+      await channels.send(m.channel, key, m.jobId, job.attemptsStarted, out, answer);
+      return { ...answer, direct: true };
     }
     const resultKey = keys.result(m.run, m.jobId, `${job.attemptsStarted}-${randomBytes(4).toString('hex')}`);
     await redis.set(resultKey, encodeFloat64(out), 'PX', 600_000);
@@ -219,7 +214,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         let settled = false;
         const graceful = (async () => {
           await Promise.all(consumers.map((w) => w.close()));
-          results.close();
+          channels.close();
           await stopHeartbeat();
           // Nobody else consumes this worker's queue: what is left in it, drivers queue again
           // elsewhere once they see the worker gone.
@@ -241,7 +236,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
           log(
             `Redis has not answered for ${LEAVE_UNREACHABLE_MS / 1000} s: leaving without deregistering (the heartbeat key expires by itself; an unfinished task goes to another worker)`,
           );
-          results.close();
+          channels.close();
           redis.disconnect();
           // Not awaited: BullMQ's own connections wait for Redis too. The caller exits the process.
           for (const w of consumers) void w.close(true).catch(() => {});
@@ -273,8 +268,13 @@ async function unreachableFor(redis: Redis, done: () => boolean): Promise<boolea
   return new Promise<boolean>(() => {});
 }
 
+/** Where a task's driver values come from, for the log. */
+function origin(m: TaskMessage): string {
+  return m.channel === undefined ? 'Redis' : `the driver (${m.channel})`;
+}
+
 async function loadPartition(
-  redis: Redis,
+  values: DriverValues,
   keys: ClusterKeys,
   cache: Map<string, DesignMatrix>,
   m: TaskMessage,
@@ -283,14 +283,14 @@ async function loadPartition(
   const key = keys.partition(m.run, m.placement, m.partition);
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
-  const bytes = await redis.getBuffer(key);
+  const bytes = await values.get(m, key);
   if (bytes === null) {
     throw new DistmlError(
       'KERNEL',
-      `partition ${m.partition} of placement ${m.placement} (run ${m.run}) is not in Redis`,
+      `partition ${m.partition} of placement ${m.placement} (run ${m.run}) is not in ${origin(m)}`,
     );
   }
-  const block = decodeFloat64(bytes, `partition ${m.partition} of placement ${m.placement}`);
+  const block = viewFloat64(bytes, `partition ${m.partition} of placement ${m.placement}`);
   const rows = block[0]!;
   const cols = block[1]!;
   if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || block.length !== 2 + rows * cols + rows) {
@@ -306,26 +306,28 @@ async function loadPartition(
   return remember(cache, key, part, PARTITION_CACHE);
 }
 
-async function loadArgs(redis: Redis, m: TaskMessage): Promise<KernelArgs> {
-  const bytes = await redis.getBuffer(m.argsKey);
-  if (bytes === null) throw new DistmlError('KERNEL', `the arguments of task ${m.jobId} are not in Redis`);
+async function loadArgs(values: DriverValues, m: TaskMessage): Promise<KernelArgs> {
+  const bytes = await values.get(m, m.argsKey);
+  if (bytes === null)
+    throw new DistmlError('KERNEL', `the arguments of task ${m.jobId} are not in ${origin(m)}`);
   return decodeArgs(bytes, `arguments of task ${m.jobId}`);
 }
 
 async function resolveClusterBroadcasts(
-  redis: Redis,
+  values: DriverValues,
   keys: ClusterKeys,
-  run: string,
+  m: TaskMessage,
   args: KernelArgs,
   cache: Map<string, Float64Array>,
 ): Promise<KernelArgs> {
+  const run = m.run;
   for (const value of Object.values(args)) {
     if (typeof value !== 'object' || value instanceof Float64Array) continue;
     const key = keys.broadcast(run, value.broadcast);
     if (cache.has(key)) continue;
-    const bytes = await redis.getBuffer(key);
+    const bytes = await values.get(m, key);
     if (bytes !== null)
-      remember(cache, key, decodeFloat64(bytes, `broadcast ${value.broadcast}`), BROADCAST_CACHE);
+      remember(cache, key, viewFloat64(bytes, `broadcast ${value.broadcast}`), BROADCAST_CACHE);
   }
   return resolveBroadcasts(args, (id) => cache.get(keys.broadcast(run, id)));
 }

@@ -48,6 +48,8 @@ export interface LoopHost {
   nextStep(): number;
   /** Stores kernel arguments for `step`; returns their key. */
   putArgs(step: number, args: KernelArgs): Promise<string>;
+  /** Withdraws the arguments put out by {@link putArgs}. */
+  dropArgs(key: string): Promise<void>;
   /** Queues the task of slot `slot` and resolves with its result (the engine's task path). */
   runTask(
     kernel: string,
@@ -186,7 +188,7 @@ export async function runClusterLoop(
   } finally {
     clearInterval(watch);
     await within(deleteLoop(host.redis, keys), CLEANUP_MS, 'cleanup').catch(() => {});
-    await within(host.redis.del(argsKey), CLEANUP_MS, 'cleanup').catch(() => 0);
+    await within(host.dropArgs(argsKey), CLEANUP_MS, 'cleanup').catch(() => 0);
   }
 }
 

@@ -9,8 +9,10 @@
  * from a shared source (`placeSources`, see source-partitions.ts), in which case no row passes
  * through the driver. Each partition has an owner, and its tasks go to the owner's own queue
  * (placement.ts): a worker loads its partitions once, a dead owner's partitions and tasks move to
- * live workers, a joining worker receives partitions at the next pass. Task results come back over a direct channel (result-channel.ts) or through
- * Redis. Parameter-server training (`runLoop`, the SGD models) runs against a parameter server in
+ * live workers, a joining worker receives partitions at the next pass. The driver's tensors
+ * (partitions it placed, arguments, broadcasts) are fetched by the workers from its memory over a
+ * direct task channel (task-channel.ts), and results come back over it; without the channel
+ * (`rediss://`, or turned off) they are binary Redis values. Parameter-server training (`runLoop`, the SGD models) runs against a parameter server in
  * Redis (loop-runner.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -42,7 +44,6 @@ import { ClusterKeys } from './cluster-keys.ts';
 import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
 import { type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
-import { channelKey, ResultServer } from './result-channel.ts';
 import { watchRun } from './run-watch.ts';
 import {
   messageLineage,
@@ -51,8 +52,9 @@ import {
   type SourceDriver,
   storeLineage,
 } from './source-partitions.ts';
+import { channelKey, DriverChannel, type RunFacts } from './task-channel.ts';
 import { makeTaskMessage, type TaskMessage } from './task-message.ts';
-import { decodeFloat64, encodeArgs, encodeFloat64 } from './tensor-codec.ts';
+import { decodeFloat64, encodeArgs } from './tensor-codec.ts';
 
 /** Options of {@link RedisEngine.connect}. */
 export interface RedisEngineOptions extends ClusterConnection {
@@ -76,23 +78,26 @@ export interface RedisEngineOptions extends ClusterConnection {
   /** Where the engine reports what it waits for. */
   readonly log?: (line: string) => void;
   /**
-   * Whether workers send task results straight to the driver over TCP (result-channel.ts) rather
-   * than through Redis. Never over `rediss://`, whose TLS the channel does not have.
+   * Whether the driver opens its task channel (task-channel.ts): workers then fetch partitions,
+   * arguments and broadcasts from the driver's memory and send results straight back, over TCP,
+   * rather than through Redis. Never over `rediss://`, whose TLS the channel does not have.
    * @defaultValue true
    */
-  readonly directResults?: boolean;
+  readonly channel?: boolean;
   /**
-   * Address the driver's result channel listens on, which workers must reach.
+   * Address the driver's task channel listens on, which every worker must reach.
    * @defaultValue the driver's own address on its connection to Redis
    */
-  readonly resultHost?: string;
+  readonly channelHost?: string;
+  /** Port of the task channel, for firewalls that open one. @defaultValue a free port */
+  readonly channelPort?: number;
 }
 
 /** What a worker answers for a finished task. */
 interface TaskReturn {
-  /** Where the result waits in Redis, unless it came over the result channel. */
+  /** Where the result waits in Redis, unless it came over the task channel. */
   readonly resultKey?: string;
-  /** The result came over the result channel. */
+  /** The result came over the task channel. */
   readonly direct?: boolean;
   /** The job id that answered (set by the driver: a requeued task answers under a new one). */
   readonly jobId?: string;
@@ -113,11 +118,18 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly retries: number;
   /** Tasks run, by worker name. */
   readonly tasksByWorker: Readonly<Record<string, number>>;
-  /** Bytes of partitions, arguments and broadcasts written to Redis, and of results read. */
+  /**
+   * Bytes of partitions, arguments and broadcasts the driver sent (over its task channel, or
+   * written to Redis), and of results it read.
+   */
   readonly bytesOut: number;
   readonly bytesIn: number;
-  /** Task results that came straight from the workers over the result channel. */
+  /** Task results that came straight from the workers over the task channel. */
   readonly directResults: number;
+  /** Of {@link bytesOut}: the partitions the driver placed (none when workers read a source). */
+  readonly partitionBytesOut: number;
+  /** Values (partitions, arguments, broadcasts) the workers fetched from the driver's channel. */
+  readonly channelFetches: number;
   /** Parameter-server loops (SGD models), when any ran: clocks, round trips, bytes, waits. */
   readonly parameterServer?: LoopTelemetry;
 }
@@ -153,14 +165,16 @@ export class RedisEngine implements Engine {
   private kernelSeconds = 0;
   private retries = 0;
   private bytesOut = 0;
+  /** Of {@link bytesOut}: partitions written to Redis (those served over the channel are counted there). */
+  private partitionBytesOut = 0;
   private bytesIn = 0;
   private readonly tasksByWorker: Record<string, number> = {};
   private readonly loopTelemetry = emptyLoopTelemetry();
   private closed = false;
-  /** Where workers send results directly, when the channel is open. */
-  private results: ResultServer | undefined;
-  private resultToken: string | undefined;
-  /** Results that came over the result channel rather than through Redis. */
+  /** The driver's task channel, when it is open. */
+  private channel: DriverChannel | undefined;
+  private channelToken: string | undefined;
+  /** Results that came over the task channel rather than through Redis. */
   private directResults = 0;
   /** Why the run cannot go on (Redis lost its data or stopped answering), once that happened. */
   private lostError: Error | undefined;
@@ -284,7 +298,7 @@ export class RedisEngine implements Engine {
       events.on('error', (err) => options.log?.(`queue events: ${err.message}`));
       await events.waitUntilReady();
       const engine = new RedisEngine(options, redis, queue, events, joined);
-      await engine.openResultChannel();
+      await engine.openChannel();
       await redis.set(keys.sentinel(engine.run), '1');
       return engine;
     } catch (err) {
@@ -301,18 +315,18 @@ export class RedisEngine implements Engine {
     this.checkOpen();
     const id = `p${this.nextPlacement++}`;
     const ranges = blockRanges(data.rows, layout.partitions ?? this.workers);
-    const pipeline = this.redis.pipeline();
-    ranges.forEach(([start, end], index) => {
-      const rows = end - start;
-      const block = new Float64Array(2 + rows * data.cols + rows);
-      block[0] = rows;
-      block[1] = data.cols;
-      block.set(data.X.subarray(start * data.cols, end * data.cols), 2);
-      block.set(data.y.subarray(start, end), 2 + rows * data.cols);
-      this.bytesOut += block.byteLength;
-      pipeline.set(this.keys.partition(this.run, id, index), encodeFloat64(block));
-    });
-    await this.io(pipeline.exec());
+    // Each partition is one value, [rows, cols, X, y], put out as three pieces without a copy.
+    await this.putValues(
+      'partition',
+      ranges.map(([start, end], index) => ({
+        key: this.keys.partition(this.run, id, index),
+        pieces: [
+          new Float64Array([end - start, data.cols]),
+          data.X.subarray(start * data.cols, end * data.cols),
+          data.y.subarray(start, end),
+        ],
+      })),
+    );
     const placement: DistributedMatrix = { id, rows: data.rows, cols: data.cols, partitions: ranges.length };
     this.placements.set(id, placement);
     this.router.place(id, ranges.length);
@@ -346,7 +360,7 @@ export class RedisEngine implements Engine {
     this.router.boundary(on.id);
     const kernel = getKernel(kernelName);
     const step = ++this.step;
-    const argsKey = await this.putArgs(step, args);
+    const argsKey = await this.putArgs(step, args, false);
     const length = kernel.resultLength(args, on.cols);
     const results = await Promise.all(
       Array.from({ length: on.partitions }, (_, p) =>
@@ -354,7 +368,7 @@ export class RedisEngine implements Engine {
       ),
     );
     this.passes++;
-    await this.io(this.redis.del(argsKey));
+    await this.dropValues([argsKey]);
     return treeCombine(results, kernel.combine);
   }
 
@@ -379,7 +393,7 @@ export class RedisEngine implements Engine {
           task.priority ?? 0,
         );
       } finally {
-        await this.io(this.redis.del(argsKey));
+        await this.dropValues([argsKey]);
       }
     });
     return {
@@ -416,6 +430,7 @@ export class RedisEngine implements Engine {
       joinTimeoutMs: this.options.joinTimeoutMs ?? 60_000,
       nextStep: () => ++this.step,
       putArgs: (step, a) => this.putArgs(step, a),
+      dropArgs: (key) => this.dropValues([key]),
       runTask: (k, o, slot, step, argsKey, length) =>
         this.runTask(k, o, slot, step, argsKey, length, 0, true),
       io: (p) => this.io(p),
@@ -430,8 +445,7 @@ export class RedisEngine implements Engine {
   async broadcast(value: Float64Array): Promise<BroadcastHandle> {
     this.checkOpen();
     const id = `b${this.nextPlacement++}`;
-    await this.io(this.redis.set(this.keys.broadcast(this.run, id), encodeFloat64(value)));
-    this.bytesOut += value.byteLength;
+    await this.putValues('broadcast', [{ key: this.keys.broadcast(this.run, id), pieces: [value] }]);
     return { broadcast: id, length: value.length };
   }
 
@@ -440,8 +454,9 @@ export class RedisEngine implements Engine {
     this.router.forget(on.id);
     const placed = this.lineages.get(on.id);
     if (this.lineages.delete(on.id)) await this.io(this.redis.del(placed!.specKey));
-    const keys = Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p));
-    if (keys.length > 0) await this.io(this.redis.del(...keys));
+    await this.dropValues(
+      Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p)),
+    );
   }
 
   telemetry(): RedisTelemetry {
@@ -454,9 +469,11 @@ export class RedisEngine implements Engine {
       kernelSeconds: this.kernelSeconds,
       retries: this.retries,
       tasksByWorker: { ...this.tasksByWorker },
-      bytesOut: this.bytesOut,
+      bytesOut: this.bytesOut + (this.channel?.bytesServed ?? 0),
       bytesIn: this.bytesIn,
       directResults: this.directResults,
+      partitionBytesOut: this.partitionBytesOut + (this.channel?.bytesServedByKind.partition ?? 0),
+      channelFetches: this.channel?.served ?? 0,
       ...(this.loopTelemetry.loops === 0 ? {} : { parameterServer: { ...this.loopTelemetry } }),
       ...this.router.telemetry(),
     };
@@ -468,7 +485,7 @@ export class RedisEngine implements Engine {
     clearInterval(this.watch);
     const closing = new DistmlError('KERNEL', 'the engine was closed while a task was running');
     for (const reject of [...this.waiting]) reject(closing);
-    await this.results?.close();
+    await this.channel?.close();
     // Best effort, bounded: after a lost or unreachable Redis the cleanup cannot finish, and
     // closing must not hang the process that reports the failure.
     const cleanup = async () => {
@@ -492,12 +509,46 @@ export class RedisEngine implements Engine {
     return this.run;
   }
 
-  private async putArgs(step: number, args: KernelArgs): Promise<string> {
+  /**
+   * Puts out the arguments of step `step`. Their tensors are served as they are, without a copy,
+   * unless `copy`: a caller awaiting the whole step (a pass) cannot change them meanwhile, one that
+   * only submitted a task can.
+   */
+  private async putArgs(step: number, args: KernelArgs, copy = true): Promise<string> {
     const key = this.keys.args(this.run, step);
-    const bytes = encodeArgs(args);
-    this.bytesOut += bytes.byteLength;
-    await this.io(this.redis.set(key, bytes));
+    await this.putValues('args', [{ key, pieces: encodeArgs(args, copy) }]);
     return key;
+  }
+
+  /**
+   * Puts out values for the workers: served from this process's memory over the task channel
+   * (counted as they are fetched), or written to Redis when there is no channel. Each value is the
+   * concatenation of its pieces.
+   */
+  private async putValues(
+    kind: 'partition' | 'args' | 'broadcast',
+    values: readonly { key: string; pieces: readonly ArrayBufferView[] }[],
+  ): Promise<void> {
+    const bytesOf = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    if (this.channel !== undefined) {
+      for (const { key, pieces } of values) this.channel.serve(key, pieces.map(bytesOf), kind);
+      return;
+    }
+    const pipeline = this.redis.pipeline();
+    for (const { key, pieces } of values) {
+      const bytes = Buffer.concat(pieces.map(bytesOf));
+      this.bytesOut += bytes.byteLength;
+      if (kind === 'partition') this.partitionBytesOut += bytes.byteLength;
+      pipeline.set(key, bytes);
+    }
+    await this.io(pipeline.exec());
+  }
+
+  /** Withdraws values put out by {@link putValues}. */
+  private async dropValues(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    if (this.channel !== undefined) this.channel.withdraw(...keys);
+    else await this.io(this.redis.del(...keys));
   }
 
   /** Queues one task and waits for its result; a NaN or infinite result fails the fit. */
@@ -516,7 +567,8 @@ export class RedisEngine implements Engine {
     const timeoutMs = loop ? LOOP_TASK_TIMEOUT_MS : (this.options.taskTimeoutMs ?? 600_000);
     const jobId = `${this.run}-${step}-${partition}`;
     // A loop slot's partitions are loaded by the slot itself (loop-slot.ts), and its small result
-    // goes through Redis; a pass's task carries its partition's lineage and the result channel.
+    // goes through Redis; a pass's task carries its partition's lineage, and its result comes back
+    // over the task channel. Both fetch the driver's values over the channel.
     const placed = loop ? undefined : this.lineages.get(on.id);
     let result: Float64Array;
     let answer: TaskReturn;
@@ -532,10 +584,11 @@ export class RedisEngine implements Engine {
           argsKey,
           resultLength,
           ...(placed === undefined ? {} : { lineage: messageLineage(placed, partition) }),
-          ...(loop ? {} : this.channelFields()),
+          ...this.channelFields(),
         },
         priority,
         timeoutMs,
+        !loop,
       );
       result = await this.resultOf(
         answer,
@@ -544,7 +597,7 @@ export class RedisEngine implements Engine {
         resultLength,
       );
     } finally {
-      this.results?.forget(jobId);
+      this.channel?.forget(jobId);
     }
     if (result.length !== resultLength) {
       throw new TaskFailedError(
@@ -577,10 +630,10 @@ export class RedisEngine implements Engine {
     length: number,
   ): Promise<Float64Array> {
     if (answer.direct === true) {
-      const result = this.results?.take(answer.jobId ?? jobId, answer.attempt);
+      const result = this.channel?.take(answer.jobId ?? jobId, answer.attempt);
       if (result === undefined) {
         throw new TaskFailedError(
-          `the result of ${what} did not arrive over the result channel`,
+          `the result of ${what} did not arrive over the task channel`,
           'the worker reported it sent; check the network between workers and driver',
         );
       }
@@ -602,25 +655,46 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Opens the result channel (result-channel.ts) unless it is off or Redis is reached over TLS.
-   * It listens on the address this driver reaches Redis from, which the workers can reach too.
+   * Opens the task channel (task-channel.ts) unless it is off or Redis is reached over TLS. It
+   * listens on the address this driver reaches Redis from, which the workers can reach too.
    */
-  private async openResultChannel(): Promise<void> {
-    if (this.options.directResults === false || this.options.url.startsWith('rediss:')) return;
-    const host = this.options.resultHost ?? this.redis.stream?.localAddress ?? '127.0.0.1';
+  private async openChannel(): Promise<void> {
+    if (this.options.channel === false || this.options.url.startsWith('rediss:')) return;
+    const host = this.options.channelHost ?? this.redis.stream?.localAddress ?? '127.0.0.1';
     const token = this.options.secret === undefined ? randomBytes(32).toString('hex') : undefined;
-    this.results = await ResultServer.open(host, channelKey(this.run, this.options.secret, token), (line) =>
-      this.options.log?.(line),
-    );
-    this.resultToken = token;
+    this.channel = await DriverChannel.open(
+      host,
+      channelKey(this.run, this.options.secret, token),
+      (line) => this.options.log?.(line),
+      this.options.channelPort ?? 0,
+    ).catch((err: Error) => {
+      throw new DistmlError(
+        'USAGE',
+        `cannot open the task channel on ${host}:${this.options.channelPort ?? 0}: ${err.message}`,
+        'choose another --channel-host or --channel-port, or train with --no-channel',
+      );
+    });
+    this.channelToken = token;
+    this.channel.onResult = (jobId, attempt, facts) => this.onDirectResult(jobId, attempt, facts);
   }
 
-  /** The task-message fields that tell a worker where to send its result. */
-  private channelFields(): { resultTo?: string; resultToken?: string } {
-    if (this.results === undefined) return {};
+  /**
+   * A result that arrived whole over the task channel is used at once, after the fence, rather
+   * than when the job's completion has travelled through Redis (BullMQ's event stream adds 15–30 ms
+   * to every pass). The job still completes in BullMQ; that event then finds no waiter. Any attempt
+   * of a job that is not fenced may answer: kernels are deterministic, so attempts agree.
+   */
+  private onDirectResult(jobId: string, attempt: number, facts: RunFacts): void {
+    if (this.router.fenced(jobId)) return;
+    this.jobs.get(jobId)?.({ value: { ...facts, attempt, direct: true } });
+  }
+
+  /** The task-message fields that tell a worker where the driver's task channel is. */
+  private channelFields(): { channel?: string; channelToken?: string } {
+    if (this.channel === undefined) return {};
     return {
-      resultTo: this.results.address,
-      ...(this.resultToken === undefined ? {} : { resultToken: this.resultToken }),
+      channel: this.channel.address,
+      ...(this.channelToken === undefined ? {} : { channelToken: this.channelToken }),
     };
   }
 
@@ -633,6 +707,7 @@ export class RedisEngine implements Engine {
     fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
     priority = 0,
     timeoutMs = this.options.taskTimeoutMs ?? 600_000,
+    resultOverChannel = false,
   ): Promise<TaskReturn> {
     const { kernel, partition, placement, step } = fields;
     try {
@@ -654,7 +729,7 @@ export class RedisEngine implements Engine {
           },
           add: async (queue, jobId) => {
             if (this.lostError !== undefined) throw this.lostError;
-            if (fields.resultTo !== undefined) this.results?.expect(jobId, fields.resultLength * 8);
+            if (resultOverChannel) this.channel?.expect(jobId, fields.resultLength * 8);
             await this.io(
               (queue ?? this.queue).add(kernel, makeTaskMessage({ ...fields, jobId }, this.options.secret), {
                 jobId,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkTaskMessage, makeTaskMessage } from './task-message.ts';
+import { checkTaskMessage, makeTaskMessage, TASK_MESSAGE_VERSION } from './task-message.ts';
 
 const fields = {
   run: 'r1',
@@ -39,7 +39,8 @@ test('unsigned, malformed and other-version messages are refused; without a secr
   assert.equal(plain.sig, undefined);
   assert.equal(checkTaskMessage(plain, secret), 'unsigned');
   assert.equal(checkTaskMessage(plain), undefined);
-  assert.equal(checkTaskMessage({ ...plain, v: 2 }), 'bad-version');
+  assert.equal(checkTaskMessage({ ...plain, v: TASK_MESSAGE_VERSION + 1 }), 'bad-version');
+  assert.equal(checkTaskMessage({ ...plain, v: TASK_MESSAGE_VERSION - 1 }), 'bad-version');
   assert.equal(checkTaskMessage({ ...plain, step: '3' }), 'malformed');
   assert.equal(checkTaskMessage(null), 'malformed');
   assert.notEqual(makeTaskMessage(fields, secret).nonce, makeTaskMessage(fields, secret).nonce);

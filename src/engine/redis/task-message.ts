@@ -10,7 +10,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Plain } from '../source-tasks.ts';
 
 /** Version of the message layout; a worker refuses other versions. */
-export const TASK_MESSAGE_VERSION = 1;
+export const TASK_MESSAGE_VERSION = 2;
 
 /**
  * The lineage of a partition its workers read from a source: which handlers read it, what to read
@@ -36,10 +36,14 @@ export interface TaskMessage {
   readonly resultLength: number;
   /** Present when the partition is read from a source rather than stored in Redis. */
   readonly lineage?: MessageLineage;
-  /** `host:port` of the driver's result channel (result-channel.ts), when it has one. */
-  readonly resultTo?: string;
-  /** Key of the result channel (hex), when there is no cluster secret to derive it from. */
-  readonly resultToken?: string;
+  /**
+   * `host:port` of the driver's task channel (task-channel.ts), when it has one: the worker then
+   * fetches the arguments, the partition (unless it has a lineage) and broadcasts from there, and
+   * sends the result of a pass task there.
+   */
+  readonly channel?: string;
+  /** Key of the task channel (hex), when there is no cluster secret to derive it from. */
+  readonly channelToken?: string;
   readonly nonce: string;
   /** HMAC-SHA256 (hex) of every other field, or absent without a cluster secret. */
   readonly sig?: string;
@@ -54,8 +58,8 @@ export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malf
 function canonical(m: Omit<TaskMessage, 'sig'>): string {
   // The lineage is signed too: a forged one could make a worker read any file it can reach.
   const lineage = m.lineage === undefined ? [] : [m.lineage];
-  // So is the result channel's address: a forged one would send results to someone else.
-  const channel = m.resultTo === undefined ? [] : [m.resultTo, m.resultToken ?? ''];
+  // So is the task channel's address: a forged one would send results to someone else.
+  const channel = m.channel === undefined ? [] : [m.channel, m.channelToken ?? ''];
   return JSON.stringify([
     ...lineage,
     ...channel,
@@ -101,8 +105,8 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
     !Number.isSafeInteger(m.partition) ||
     !Number.isSafeInteger(m.resultLength) ||
     (m.lineage !== undefined && !isLineage(m.lineage)) ||
-    (m.resultTo !== undefined && typeof m.resultTo !== 'string') ||
-    (m.resultToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.resultToken)))
+    (m.channel !== undefined && typeof m.channel !== 'string') ||
+    (m.channelToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.channelToken)))
   ) {
     return 'malformed';
   }
