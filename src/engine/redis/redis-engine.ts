@@ -1,25 +1,25 @@
 /**
  * The cluster engine: the same {@link Engine} contract as the thread engine, with `distml worker`
- * processes on any machine that reaches one Redis. Tasks travel through a BullMQ queue (priority,
- * attempts with exponential backoff, stalled-job recovery when a worker dies); tensors travel as
- * binary Redis values that the tasks name. Results of a pass are combined on the driver in the
- * same fixed tree order as every other engine, so a model trained here equals the serial one.
+ * processes on any machine that reaches one Redis. Tasks travel through BullMQ queues (priority,
+ * attempts with exponential backoff, stalled-job recovery when a worker dies; task-runner.ts);
+ * results of a pass are combined on the driver in the same fixed tree order as every other
+ * engine, so a model trained here equals the serial one.
  *
- * Partitions are either written to Redis by the driver (`distribute`) or read by the workers
- * from a shared source (`placeSources`, see source-partitions.ts), in which case no row passes
- * through the driver. Each partition has an owner, and its tasks go to the owner's own queue
- * (placement.ts): a worker loads its partitions once, a dead owner's partitions and tasks move to
- * live workers, a joining worker receives partitions at the next pass. The driver's tensors
- * (partitions it placed, arguments, broadcasts) are fetched by the workers from its memory over a
- * direct task channel (task-channel.ts), and results come back over it; without the channel
- * (`rediss://`, or turned off) they are binary Redis values. Parameter-server training (`runLoop`, the SGD models) runs against a parameter server in
- * Redis (loop-runner.ts).
+ * Partitions are either placed by the driver (`distribute`) or read by the workers from a shared
+ * source (`placeSources`, see source-partitions.ts), in which case no row passes through the
+ * driver. Each partition has an owner, and its tasks go to the owner's own queue (placement.ts): a
+ * worker loads its partitions once, a dead owner's partitions and tasks move to live workers, a
+ * joining worker receives partitions at the next pass. The driver's tensors (partitions it placed,
+ * arguments, broadcasts) are fetched by the workers from its memory over a direct task channel,
+ * and results come back over it; without the channel (`rediss://`, or turned off) they are binary
+ * Redis values (task-transport.ts). Parameter-server training (`runLoop`, the SGD models) runs
+ * against a parameter server in Redis (loop-runner.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { blockRanges, type DesignMatrix } from '../../data/design-matrix.ts';
-import { DistmlError, NonFiniteResultError, TaskFailedError } from '../../errors.ts';
+import { DistmlError } from '../../errors.ts';
 import type {
   Consistency,
   DistributedMatrix,
@@ -43,7 +43,7 @@ import {
 import { ClusterKeys } from './cluster-keys.ts';
 import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
-import { type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
+import { type PlacementTelemetry, TaskRouter } from './placement.ts';
 import { watchRun } from './run-watch.ts';
 import {
   messageLineage,
@@ -52,9 +52,8 @@ import {
   type SourceDriver,
   storeLineage,
 } from './source-partitions.ts';
-import { channelKey, DriverChannel, type RunFacts } from './task-channel.ts';
-import { makeTaskMessage, type TaskMessage } from './task-message.ts';
-import { decodeFloat64, encodeArgs } from './tensor-codec.ts';
+import { type TaskCall, TaskRunner } from './task-runner.ts';
+import { TaskTransport } from './task-transport.ts';
 
 /** Options of {@link RedisEngine.connect}. */
 export interface RedisEngineOptions extends ClusterConnection {
@@ -93,22 +92,6 @@ export interface RedisEngineOptions extends ClusterConnection {
   readonly channelPort?: number;
 }
 
-/** What a worker answers for a finished task. */
-interface TaskReturn {
-  /** Where the result waits in Redis, unless it came over the task channel. */
-  readonly resultKey?: string;
-  /** The result came over the task channel. */
-  readonly direct?: boolean;
-  /** The job id that answered (set by the driver: a requeued task answers under a new one). */
-  readonly jobId?: string;
-  readonly runSeconds: number;
-  readonly worker: string;
-  /** The worker's id, for a look at the job in Redis (absent from profile tasks). */
-  readonly workerId?: string;
-  /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
-  readonly attempt: number;
-}
-
 /** Telemetry of the cluster engine. */
 export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly kind: 'redis';
@@ -134,9 +117,6 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly parameterServer?: LoopTelemetry;
 }
 
-/** The longest wait for one loop slot's task: a timer's limit (~24 days), in effect none. */
-const LOOP_TASK_TIMEOUT_MS = 2 ** 31 - 1;
-
 /** The calls whose errors become the run's loss, once the run is lost. */
 const GUARDED = [
   'distribute',
@@ -160,31 +140,18 @@ export class RedisEngine implements Engine {
   private readonly placements = new Map<string, DistributedMatrix>();
   /** Lineage of the placements whose workers read their partitions from a source. */
   private readonly lineages = new Map<string, PlacedLineage>();
-  private tasks = 0;
   private passes = 0;
-  private kernelSeconds = 0;
-  private retries = 0;
-  private bytesOut = 0;
-  /** Of {@link bytesOut}: partitions written to Redis (those served over the channel are counted there). */
-  private partitionBytesOut = 0;
-  private bytesIn = 0;
-  private readonly tasksByWorker: Record<string, number> = {};
   private readonly loopTelemetry = emptyLoopTelemetry();
   private closed = false;
-  /** The driver's task channel, when it is open. */
-  private channel: DriverChannel | undefined;
-  private channelToken: string | undefined;
-  /** Results that came over the task channel rather than through Redis. */
-  private directResults = 0;
+  /** The values put out for the workers and the results read back (task-transport.ts). */
+  private transport!: TaskTransport;
+  /** Queues tasks, waits for their answers, fences and counts them (task-runner.ts). */
+  private runner!: TaskRunner;
   /** Why the run cannot go on (Redis lost its data or stopped answering), once that happened. */
   private lostError: Error | undefined;
-  /** Rejecters of the tasks being waited for, so that a lost run or close() ends every wait. */
-  private readonly waiting = new Set<(err: Error) => void>();
   private watch!: NodeJS.Timeout;
   /** Rejects with the reason when the run is lost (Redis lost its data or stopped answering). */
   private readonly lost: Promise<never>;
-  /** Settlers of the jobs waited for, by job id; the queue's events are dispatched to them. */
-  private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
   /** Owners of partitions, membership epochs, per-worker queues, the fence (placement.ts). */
   private readonly router: TaskRouter;
 
@@ -198,10 +165,10 @@ export class RedisEngine implements Engine {
     this.keys = new ClusterKeys(options.namespace);
     this.workers = members.length;
     events.on('completed', ({ jobId, returnvalue }) =>
-      this.onJobEvent({ kind: 'completed', jobId, returnvalue }),
+      this.runner?.onJobEvent({ kind: 'completed', jobId, returnvalue }),
     );
     events.on('failed', ({ jobId, failedReason }) =>
-      this.onJobEvent({ kind: 'failed', jobId, failedReason }),
+      this.runner?.onJobEvent({ kind: 'failed', jobId, failedReason }),
     );
     this.router = new TaskRouter({
       redis,
@@ -209,7 +176,7 @@ export class RedisEngine implements Engine {
       connection: redisOptions(options),
       members,
       log: options.log ?? (() => {}),
-      onEvent: (e) => this.onJobEvent(e),
+      onEvent: (e) => this.runner?.onJobEvent(e),
     });
     this.lost = new Promise<never>((_, reject) => {
       this.watch = watchRun(
@@ -224,7 +191,7 @@ export class RedisEngine implements Engine {
         (err) => {
           this.lostError = err;
           reject(err);
-          for (const abandon of [...this.waiting]) abandon(err);
+          this.runner?.abandonAll(err);
           // Commands queued while Redis is away would wait for it forever (BullMQ needs clients that
           // never give up on a command); disconnecting fails them, so nothing of the fit hangs.
           this.redis.disconnect();
@@ -298,7 +265,7 @@ export class RedisEngine implements Engine {
       events.on('error', (err) => options.log?.(`queue events: ${err.message}`));
       await events.waitUntilReady();
       const engine = new RedisEngine(options, redis, queue, events, joined);
-      await engine.openChannel();
+      await engine.openTasks();
       await redis.set(keys.sentinel(engine.run), '1');
       return engine;
     } catch (err) {
@@ -316,7 +283,7 @@ export class RedisEngine implements Engine {
     const id = `p${this.nextPlacement++}`;
     const ranges = blockRanges(data.rows, layout.partitions ?? this.workers);
     // Each partition is one value, [rows, cols, X, y], put out as three pieces without a copy.
-    await this.putValues(
+    await this.transport.putValues(
       'partition',
       ranges.map(([start, end], index) => ({
         key: this.keys.partition(this.run, id, index),
@@ -360,15 +327,15 @@ export class RedisEngine implements Engine {
     this.router.boundary(on.id);
     const kernel = getKernel(kernelName);
     const step = ++this.step;
-    const argsKey = await this.putArgs(step, args, false);
+    const argsKey = await this.transport.putArgs(step, args, false);
     const length = kernel.resultLength(args, on.cols);
     const results = await Promise.all(
       Array.from({ length: on.partitions }, (_, p) =>
-        this.runTask(kernelName, on, p, step, argsKey, length, 0),
+        this.runTask({ kernel: kernelName, on, partition: p, step, argsKey, resultLength: length }),
       ),
     );
     this.passes++;
-    await this.dropValues([argsKey]);
+    await this.transport.dropValues([argsKey]);
     return treeCombine(results, kernel.combine);
   }
 
@@ -380,20 +347,20 @@ export class RedisEngine implements Engine {
       this.router.boundary(task.on.id);
       const kernel = getKernel(task.kernel);
       const step = ++this.step;
-      const argsKey = await this.putArgs(step, task.args);
+      const argsKey = await this.transport.putArgs(step, task.args);
       const length = kernel.resultLength(task.args, task.on.cols);
       try {
-        return await this.runTask(
-          task.kernel,
-          task.on,
-          task.partition,
+        return await this.runTask({
+          kernel: task.kernel,
+          on: task.on,
+          partition: task.partition,
           step,
           argsKey,
-          length,
-          task.priority ?? 0,
-        );
+          resultLength: length,
+          priority: task.priority ?? 0,
+        });
       } finally {
-        await this.dropValues([argsKey]);
+        await this.transport.dropValues([argsKey]);
       }
     });
     return {
@@ -429,10 +396,10 @@ export class RedisEngine implements Engine {
       workers: this.workers,
       joinTimeoutMs: this.options.joinTimeoutMs ?? 60_000,
       nextStep: () => ++this.step,
-      putArgs: (step, a) => this.putArgs(step, a),
-      dropArgs: (key) => this.dropValues([key]),
-      runTask: (k, o, slot, step, argsKey, length) =>
-        this.runTask(k, o, slot, step, argsKey, length, 0, true),
+      putArgs: (step, a) => this.transport.putArgs(step, a),
+      dropArgs: (key) => this.transport.dropValues([key]),
+      runTask: (kernel, on, partition, step, argsKey, resultLength) =>
+        this.runner.run({ kernel, on, partition, step, argsKey, resultLength, loop: true }),
       io: (p) => this.io(p),
       removeTask: async (step, slot) => {
         await this.queue.remove(`${this.run}-${step}-${slot}`);
@@ -445,7 +412,9 @@ export class RedisEngine implements Engine {
   async broadcast(value: Float64Array): Promise<BroadcastHandle> {
     this.checkOpen();
     const id = `b${this.nextPlacement++}`;
-    await this.putValues('broadcast', [{ key: this.keys.broadcast(this.run, id), pieces: [value] }]);
+    await this.transport.putValues('broadcast', [
+      { key: this.keys.broadcast(this.run, id), pieces: [value] },
+    ]);
     return { broadcast: id, length: value.length };
   }
 
@@ -454,7 +423,7 @@ export class RedisEngine implements Engine {
     this.router.forget(on.id);
     const placed = this.lineages.get(on.id);
     if (this.lineages.delete(on.id)) await this.io(this.redis.del(placed!.specKey));
-    await this.dropValues(
+    await this.transport.dropValues(
       Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p)),
     );
   }
@@ -464,16 +433,9 @@ export class RedisEngine implements Engine {
       kind: this.kind,
       cluster: redactUrl(this.options.url),
       workers: this.workers,
-      tasks: this.tasks,
       passes: this.passes,
-      kernelSeconds: this.kernelSeconds,
-      retries: this.retries,
-      tasksByWorker: { ...this.tasksByWorker },
-      bytesOut: this.bytesOut + (this.channel?.bytesServed ?? 0),
-      bytesIn: this.bytesIn,
-      directResults: this.directResults,
-      partitionBytesOut: this.partitionBytesOut + (this.channel?.bytesServedByKind.partition ?? 0),
-      channelFetches: this.channel?.served ?? 0,
+      ...this.runner.counts(),
+      ...this.transport.counts(),
       ...(this.loopTelemetry.loops === 0 ? {} : { parameterServer: { ...this.loopTelemetry } }),
       ...this.router.telemetry(),
     };
@@ -484,8 +446,8 @@ export class RedisEngine implements Engine {
     this.closed = true;
     clearInterval(this.watch);
     const closing = new DistmlError('KERNEL', 'the engine was closed while a task was running');
-    for (const reject of [...this.waiting]) reject(closing);
-    await this.channel?.close();
+    this.runner?.abandonAll(closing);
+    await this.transport?.close();
     // Best effort, bounded: after a lost or unreachable Redis the cleanup cannot finish, and
     // closing must not hang the process that reports the failure.
     const cleanup = async () => {
@@ -509,263 +471,43 @@ export class RedisEngine implements Engine {
     return this.run;
   }
 
-  /**
-   * Puts out the arguments of step `step`. Their tensors are served as they are, without a copy,
-   * unless `copy`: a caller awaiting the whole step (a pass) cannot change them meanwhile, one that
-   * only submitted a task can.
-   */
-  private async putArgs(step: number, args: KernelArgs, copy = true): Promise<string> {
-    const key = this.keys.args(this.run, step);
-    await this.putValues('args', [{ key, pieces: encodeArgs(args, copy) }]);
-    return key;
+  /** Runs one pass or DAG task: on a placement read from a source, with its partition's lineage. */
+  private runTask(t: Omit<TaskCall, 'lineage' | 'loop'>): Promise<Float64Array> {
+    const placed = this.lineages.get(t.on.id);
+    return this.runner.run(placed === undefined ? t : { ...t, lineage: messageLineage(placed, t.partition) });
   }
 
   /**
-   * Puts out values for the workers: served from this process's memory over the task channel
-   * (counted as they are fetched), or written to Redis when there is no channel. Each value is the
-   * concatenation of its pieces.
+   * Opens the transport of values and results (task-transport.ts: the task channel, unless off)
+   * and the task runner over it.
    */
-  private async putValues(
-    kind: 'partition' | 'args' | 'broadcast',
-    values: readonly { key: string; pieces: readonly ArrayBufferView[] }[],
-  ): Promise<void> {
-    const bytesOf = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    if (this.channel !== undefined) {
-      for (const { key, pieces } of values) this.channel.serve(key, pieces.map(bytesOf), kind);
-      return;
-    }
-    const pipeline = this.redis.pipeline();
-    for (const { key, pieces } of values) {
-      const bytes = Buffer.concat(pieces.map(bytesOf));
-      this.bytesOut += bytes.byteLength;
-      if (kind === 'partition') this.partitionBytesOut += bytes.byteLength;
-      pipeline.set(key, bytes);
-    }
-    await this.io(pipeline.exec());
-  }
-
-  /** Withdraws values put out by {@link putValues}. */
-  private async dropValues(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return;
-    if (this.channel !== undefined) this.channel.withdraw(...keys);
-    else await this.io(this.redis.del(...keys));
-  }
-
-  /** Queues one task and waits for its result; a NaN or infinite result fails the fit. */
-  private async runTask(
-    kernel: string,
-    on: DistributedMatrix,
-    partition: number,
-    step: number,
-    argsKey: string,
-    resultLength: number,
-    priority: number,
-    loop = false,
-  ): Promise<Float64Array> {
-    // A loop slot runs as long as its epochs take (a lost slot is caught by its heartbeat), and
-    // its result (loss sums) is the model's to judge: a diverged fit says so in its own words.
-    const timeoutMs = loop ? LOOP_TASK_TIMEOUT_MS : (this.options.taskTimeoutMs ?? 600_000);
-    const jobId = `${this.run}-${step}-${partition}`;
-    // A loop slot's partitions are loaded by the slot itself (loop-slot.ts), and its small result
-    // goes through Redis; a pass's task carries its partition's lineage, and its result comes back
-    // over the task channel. Both fetch the driver's values over the channel.
-    const placed = loop ? undefined : this.lineages.get(on.id);
-    let result: Float64Array;
-    let answer: TaskReturn;
-    try {
-      answer = await this.queueTask(
-        {
-          run: this.run,
-          step,
-          partition,
-          jobId,
-          kernel,
-          placement: on.id,
-          argsKey,
-          resultLength,
-          ...(placed === undefined ? {} : { lineage: messageLineage(placed, partition) }),
-          ...this.channelFields(),
-        },
-        priority,
-        timeoutMs,
-        !loop,
-      );
-      result = await this.resultOf(
-        answer,
-        jobId,
-        `task ${kernel} on partition ${partition} (step ${step})`,
-        resultLength,
-      );
-    } finally {
-      this.channel?.forget(jobId);
-    }
-    if (result.length !== resultLength) {
-      throw new TaskFailedError(
-        `task ${kernel} on partition ${partition} returned ${result.length} values, expected ${resultLength}`,
-      );
-    }
-    for (let i = 0; !loop && i < result.length; i++) {
-      if (!Number.isFinite(result[i]!)) {
-        throw new NonFiniteResultError(
-          `task ${kernel} on partition ${partition} (step ${step}, worker ${answer.worker}) returned ${result[i]} at index ${i}`,
-          'the data or the parameters overflow: check for extreme values, or lower the step size',
-        );
-      }
-    }
-    this.tasks++;
-    this.kernelSeconds += answer.runSeconds;
-    this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
-    if (answer.attempt > 1) this.retries++;
-    return result;
-  }
-
-  /**
-   * The result `answer` names: the bytes its attempt sent over the result channel, or the value
-   * it wrote to Redis (read once, then deleted).
-   */
-  private async resultOf(
-    answer: TaskReturn,
-    jobId: string,
-    what: string,
-    length: number,
-  ): Promise<Float64Array> {
-    if (answer.direct === true) {
-      const result = this.channel?.take(answer.jobId ?? jobId, answer.attempt);
-      if (result === undefined) {
-        throw new TaskFailedError(
-          `the result of ${what} did not arrive over the task channel`,
-          'the worker reported it sent; check the network between workers and driver',
-        );
-      }
-      this.bytesIn += result.byteLength;
-      this.directResults++;
-      return result;
-    }
-    const bytes =
-      answer.resultKey === undefined ? null : await this.io(this.redis.getBuffer(answer.resultKey));
-    if (bytes === null) {
-      throw new TaskFailedError(
-        `the result of ${what} is missing from Redis`,
-        'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
-      );
-    }
-    await this.io(this.redis.del(answer.resultKey!));
-    this.bytesIn += bytes.byteLength;
-    return decodeFloat64(bytes, `result of task ${jobId}`, length * 8);
-  }
-
-  /**
-   * Opens the task channel (task-channel.ts) unless it is off or Redis is reached over TLS. It
-   * listens on the address this driver reaches Redis from, which the workers can reach too.
-   */
-  private async openChannel(): Promise<void> {
-    if (this.options.channel === false || this.options.url.startsWith('rediss:')) return;
-    const host = this.options.channelHost ?? this.redis.stream?.localAddress ?? '127.0.0.1';
-    const token = this.options.secret === undefined ? randomBytes(32).toString('hex') : undefined;
-    this.channel = await DriverChannel.open(
-      host,
-      channelKey(this.run, this.options.secret, token),
-      (line) => this.options.log?.(line),
-      this.options.channelPort ?? 0,
-    ).catch((err: Error) => {
-      throw new DistmlError(
-        'USAGE',
-        `cannot open the task channel on ${host}:${this.options.channelPort ?? 0}: ${err.message}`,
-        'choose another --channel-host or --channel-port, or train with --no-channel',
-      );
+  private async openTasks(): Promise<void> {
+    const o = this.options;
+    this.transport = await TaskTransport.open({
+      redis: this.redis,
+      keys: this.keys,
+      run: this.run,
+      url: o.url,
+      io: (p) => this.io(p),
+      log: (line) => o.log?.(line),
+      ...(o.secret === undefined ? {} : { secret: o.secret }),
+      ...(o.channel === undefined ? {} : { channel: o.channel }),
+      ...(o.channelHost === undefined ? {} : { channelHost: o.channelHost }),
+      ...(o.channelPort === undefined ? {} : { channelPort: o.channelPort }),
     });
-    this.channelToken = token;
-    this.channel.onResult = (jobId, attempt, facts) => this.onDirectResult(jobId, attempt, facts);
-  }
-
-  /**
-   * A result that arrived whole over the task channel is used at once, after the fence, rather
-   * than when the job's completion has travelled through Redis (BullMQ's event stream adds 15–30 ms
-   * to every pass). The job still completes in BullMQ; that event then finds no waiter. Any attempt
-   * of a job that is not fenced may answer: kernels are deterministic, so attempts agree.
-   */
-  private onDirectResult(jobId: string, attempt: number, facts: RunFacts): void {
-    if (this.router.fenced(jobId)) return;
-    this.jobs.get(jobId)?.({ value: { ...facts, attempt, direct: true } });
-  }
-
-  /** The task-message fields that tell a worker where the driver's task channel is. */
-  private channelFields(): { channel?: string; channelToken?: string } {
-    if (this.channel === undefined) return {};
-    return {
-      channel: this.channel.address,
-      ...(this.channelToken === undefined ? {} : { channelToken: this.channelToken }),
-    };
-  }
-
-  /**
-   * Queues one task message on the owner of its partition and waits for what the worker returns.
-   * If the owner is presumed dead first, the task is queued again on the partition's new owner
-   * under a new job id, and the old job is fenced: its result, should it come, is discarded.
-   */
-  private async queueTask(
-    fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
-    priority = 0,
-    timeoutMs = this.options.taskTimeoutMs ?? 600_000,
-    resultOverChannel = false,
-  ): Promise<TaskReturn> {
-    const { kernel, partition, placement, step } = fields;
-    try {
-      return await this.router.dispatch(
-        fields.jobId,
-        placement,
-        partition,
-        `${kernel} on partition ${partition} of ${placement}, step ${step}`,
-        {
-          wait: (jobId) => {
-            const waiting = this.waitForJob(jobId, timeoutMs);
-            // The id that answered travels with the answer: a requeued task's result arrives
-            // over the result channel under its new job id.
-            const promise = waiting.promise.then((answer) => ({ ...answer, jobId }));
-            // Awaited by the router once the task is queued; if queueing fails first, that failure
-            // is the one reported.
-            promise.catch(() => {});
-            return { promise, cancel: () => waiting.cancel() };
-          },
-          add: async (queue, jobId) => {
-            if (this.lostError !== undefined) throw this.lostError;
-            if (resultOverChannel) this.channel?.expect(jobId, fields.resultLength * 8);
-            await this.io(
-              (queue ?? this.queue).add(kernel, makeTaskMessage({ ...fields, jobId }, this.options.secret), {
-                jobId,
-                attempts: this.options.attempts ?? 3,
-                backoff: { type: 'exponential', delay: 200 },
-                // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
-                ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
-                removeOnComplete: { age: 600 },
-                removeOnFail: { age: 3600 },
-              }),
-            );
-          },
-        },
-      );
-    } catch (err) {
-      if (err instanceof DistmlError) throw err;
-      throw new TaskFailedError(
-        `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
-        "see the failing worker's log (distml worker prints every task it refuses or fails)",
-      );
-    }
-  }
-
-  /** Dispatches a job event of any queue to its waiter, after the fence. */
-  private onJobEvent(e: LaneEvent): void {
-    if (e.kind === 'failed') {
-      this.jobs.get(e.jobId)?.({ error: new Error(e.failedReason) });
-      return;
-    }
-    const value: unknown = typeof e.returnvalue === 'string' ? JSON.parse(e.returnvalue) : e.returnvalue;
-    if (this.router.fenced(e.jobId)) {
-      const key = (value as Partial<TaskReturn> | null)?.resultKey;
-      if (typeof key === 'string') void this.redis.del(key).catch(() => 0);
-      return;
-    }
-    this.jobs.get(e.jobId)?.({ value: value as TaskReturn });
+    this.runner = new TaskRunner({
+      run: this.run,
+      redis: this.redis,
+      queue: this.queue,
+      router: this.router,
+      transport: this.transport,
+      ...(o.secret === undefined ? {} : { secret: o.secret }),
+      attempts: o.attempts ?? 3,
+      taskTimeoutMs: o.taskTimeoutMs ?? 600_000,
+      io: (p) => this.io(p),
+      lostError: () => this.lostError,
+      closed: () => this.closed,
+    });
   }
 
   /** What source-partitions.ts needs from this engine. */
@@ -777,55 +519,13 @@ export class RedisEngine implements Engine {
       nextStep: () => ++this.step,
       // Source tasks carry no result channel: their msgpack results always go through Redis.
       queue: async (fields) => {
-        const answer = await this.queueTask(fields);
+        const answer = await this.runner.queue(fields);
         return { ...answer, resultKey: answer.resultKey ?? '' };
       },
       io: (p) => this.io(p),
       account: (out, inn, answer) => {
-        this.bytesOut += out;
-        this.bytesIn += inn;
-        if (answer === undefined) return;
-        this.tasks++;
-        this.kernelSeconds += answer.runSeconds;
-        this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
-        if (answer.attempt > 1) this.retries++;
-      },
-    };
-  }
-
-  /**
-   * Resolves with what the worker returned when job `jobId` completes; rejects when it fails for
-   * good, after `ms`, when the run is lost, or when the engine closes. Every path clears its timer
-   * and its entry, so a failed fit leaves nothing that keeps the process alive.
-   */
-  private waitForJob(jobId: string, ms: number): { promise: Promise<TaskReturn>; cancel(): void } {
-    let abandon!: (error: Error) => void;
-    const promise = new Promise<TaskReturn>((resolve, reject) => {
-      const settle = (outcome: { value: TaskReturn } | { error: Error }) => {
-        clearTimeout(timer);
-        this.jobs.delete(jobId);
-        this.waiting.delete(abandon);
-        if ('value' in outcome) resolve(outcome.value);
-        else reject(outcome.error);
-      };
-      abandon = (error: Error) => settle({ error });
-      const timer = setTimeout(() => abandon(new Error(`no result within ${Math.round(ms / 1000)} s`)), ms);
-      // The queue's connections keep a running fit alive; this timer alone must not keep a
-      // failed one from exiting.
-      timer.unref();
-      this.jobs.set(jobId, settle);
-      this.waiting.add(abandon);
-      // A wait begun after the run was lost or the engine closed (a task requeued by the router
-      // meanwhile) ends at once.
-      if (this.lostError !== undefined) abandon(this.lostError);
-      else if (this.closed) abandon(new DistmlError('KERNEL', 'this engine is closed'));
-    });
-    return {
-      promise,
-      // The job was superseded: stop waiting for it, quietly.
-      cancel: () => {
-        promise.catch(() => {});
-        abandon(new Error('superseded'));
+        this.transport.account(out, inn);
+        if (answer !== undefined) this.runner.count(answer);
       },
     };
   }

@@ -1,0 +1,274 @@
+/**
+ * One cluster task from the driver's side: its message queued on the owner of its partition
+ * (placement.ts), the wait for its answer (a BullMQ event, or its result arriving whole over the
+ * task channel), the fence that discards the answers of superseded jobs, the result read back
+ * (task-transport.ts) and checked, and the counts the engine reports.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DistmlError, NonFiniteResultError, TaskFailedError } from '../../errors.ts';
+import type { DistributedMatrix } from '../engine.ts';
+import type { LaneEvent, TaskRouter } from './placement.ts';
+import type { RunFacts } from './task-channel.ts';
+import { type MessageLineage, makeTaskMessage, type TaskMessage } from './task-message.ts';
+import type { TaskReturn, TaskTransport } from './task-transport.ts';
+
+/** The longest wait for one loop slot's task: a timer's limit (~24 days), in effect none. */
+const LOOP_TASK_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** What the runner needs of its engine. */
+export interface RunnerHost {
+  readonly run: string;
+  readonly redis: Redis;
+  /** The shared task queue (tasks whose partition has no live owner). */
+  readonly queue: Queue;
+  readonly router: TaskRouter;
+  readonly transport: TaskTransport;
+  readonly secret?: Buffer;
+  /** Attempts per task. */
+  readonly attempts: number;
+  /** Longest a task may take, retries included. */
+  readonly taskTimeoutMs: number;
+  /** Races a Redis call against the run's loss. */
+  io<T>(p: Promise<T>): Promise<T>;
+  /** Why the run was lost, once it was. */
+  lostError(): Error | undefined;
+  closed(): boolean;
+}
+
+/** One task to run: a kernel on one partition of a placement, at one step. */
+export interface TaskCall {
+  readonly kernel: string;
+  readonly on: DistributedMatrix;
+  readonly partition: number;
+  readonly step: number;
+  readonly argsKey: string;
+  readonly resultLength: number;
+  readonly priority?: number;
+  /**
+   * A parameter-server loop slot: it runs as long as its epochs take, its small result goes through
+   * Redis, and its result (loss sums) is the model's to judge.
+   */
+  readonly loop?: boolean;
+  /** The partition's lineage, when its worker reads it from a source. */
+  readonly lineage?: MessageLineage;
+}
+
+/** The counts of the tasks run, as the engine reports them. */
+export interface RunnerCounts {
+  readonly tasks: number;
+  readonly kernelSeconds: number;
+  readonly retries: number;
+  readonly tasksByWorker: Readonly<Record<string, number>>;
+}
+
+/** Runs the driver's tasks on the cluster. */
+export class TaskRunner {
+  private tasks = 0;
+  private kernelSeconds = 0;
+  private retries = 0;
+  private readonly tasksByWorker: Record<string, number> = {};
+  /** Settlers of the jobs waited for, by job id; the queues' events are dispatched to them. */
+  private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
+  /** Rejecters of the tasks being waited for, so that a lost run or a close ends every wait. */
+  private readonly waiting = new Set<(err: Error) => void>();
+
+  constructor(private readonly h: RunnerHost) {
+    h.transport.onResult((jobId, attempt, facts) => this.onDirectResult(jobId, attempt, facts));
+  }
+
+  /** Queues one task and waits for its result; a NaN or infinite result of a pass fails the fit. */
+  async run(t: TaskCall): Promise<Float64Array> {
+    const { kernel, partition, step, resultLength } = t;
+    const loop = t.loop === true;
+    const jobId = `${this.h.run}-${step}-${partition}`;
+    let result: Float64Array;
+    let answer: TaskReturn;
+    try {
+      answer = await this.queue(
+        {
+          run: this.h.run,
+          step,
+          partition,
+          jobId,
+          kernel,
+          placement: t.on.id,
+          argsKey: t.argsKey,
+          resultLength,
+          ...(t.lineage === undefined ? {} : { lineage: t.lineage }),
+          // Every task fetches the driver's values over the channel; a pass's result comes back
+          // over it too, a loop slot's through Redis.
+          ...this.h.transport.messageFields(),
+        },
+        t.priority ?? 0,
+        loop ? LOOP_TASK_TIMEOUT_MS : this.h.taskTimeoutMs,
+        !loop,
+      );
+      result = await this.h.transport.resultOf(
+        answer,
+        jobId,
+        `task ${kernel} on partition ${partition} (step ${step})`,
+        resultLength,
+      );
+    } finally {
+      this.h.transport.forget(jobId);
+    }
+    if (result.length !== resultLength) {
+      throw new TaskFailedError(
+        `task ${kernel} on partition ${partition} returned ${result.length} values, expected ${resultLength}`,
+      );
+    }
+    for (let i = 0; !loop && i < result.length; i++) {
+      if (!Number.isFinite(result[i]!)) {
+        throw new NonFiniteResultError(
+          `task ${kernel} on partition ${partition} (step ${step}, worker ${answer.worker}) returned ${result[i]} at index ${i}`,
+          'the data or the parameters overflow: check for extreme values, or lower the step size',
+        );
+      }
+    }
+    this.count(answer);
+    return result;
+  }
+
+  /**
+   * Queues one task message on the owner of its partition and waits for what the worker returns.
+   * If the owner is presumed dead first, the task is queued again on the partition's new owner
+   * under a new job id, and the old job is fenced: its result, should it come, is discarded.
+   */
+  async queue(
+    fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
+    priority = 0,
+    timeoutMs = this.h.taskTimeoutMs,
+    resultOverChannel = false,
+  ): Promise<TaskReturn> {
+    const { kernel, partition, placement, step } = fields;
+    try {
+      return await this.h.router.dispatch(
+        fields.jobId,
+        placement,
+        partition,
+        `${kernel} on partition ${partition} of ${placement}, step ${step}`,
+        {
+          wait: (jobId) => {
+            const waiting = this.waitFor(jobId, timeoutMs);
+            // The id that answered travels with the answer: a requeued task's result arrives
+            // over the task channel under its new job id.
+            const promise = waiting.promise.then((answer) => ({ ...answer, jobId }));
+            // Awaited by the router once the task is queued; if queueing fails first, that failure
+            // is the one reported.
+            promise.catch(() => {});
+            return { promise, cancel: () => waiting.cancel() };
+          },
+          add: async (queue, jobId) => {
+            const lost = this.h.lostError();
+            if (lost !== undefined) throw lost;
+            if (resultOverChannel) this.h.transport.expect(jobId, fields.resultLength * 8);
+            await this.h.io(
+              (queue ?? this.h.queue).add(kernel, makeTaskMessage({ ...fields, jobId }, this.h.secret), {
+                jobId,
+                attempts: this.h.attempts,
+                backoff: { type: 'exponential', delay: 200 },
+                // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+                ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+                removeOnComplete: { age: 600 },
+                removeOnFail: { age: 3600 },
+              }),
+            );
+          },
+        },
+      );
+    } catch (err) {
+      if (err instanceof DistmlError) throw err;
+      throw new TaskFailedError(
+        `task ${kernel} on partition ${partition} (step ${step}) failed on the cluster: ${(err as Error).message}`,
+        "see the failing worker's log (distml worker prints every task it refuses or fails)",
+      );
+    }
+  }
+
+  /** Counts a task that answered: its kernel time, its worker, whether it was retried. */
+  count(answer: TaskReturn): void {
+    this.tasks++;
+    this.kernelSeconds += answer.runSeconds;
+    this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
+    if (answer.attempt > 1) this.retries++;
+  }
+
+  counts(): RunnerCounts {
+    return {
+      tasks: this.tasks,
+      kernelSeconds: this.kernelSeconds,
+      retries: this.retries,
+      tasksByWorker: { ...this.tasksByWorker },
+    };
+  }
+
+  /** Dispatches a job event of any queue to its waiter, after the fence. */
+  onJobEvent(e: LaneEvent): void {
+    if (e.kind === 'failed') {
+      this.jobs.get(e.jobId)?.({ error: new Error(e.failedReason) });
+      return;
+    }
+    const value: unknown = typeof e.returnvalue === 'string' ? JSON.parse(e.returnvalue) : e.returnvalue;
+    if (this.h.router.fenced(e.jobId)) {
+      const key = (value as Partial<TaskReturn> | null)?.resultKey;
+      if (typeof key === 'string') void this.h.redis.del(key).catch(() => 0);
+      return;
+    }
+    this.jobs.get(e.jobId)?.({ value: value as TaskReturn });
+  }
+
+  /** Ends every wait with `err` (the run was lost, or the engine closed). */
+  abandonAll(err: Error): void {
+    for (const abandon of [...this.waiting]) abandon(err);
+  }
+
+  /**
+   * A result that arrived whole over the task channel is used at once, after the fence, rather
+   * than when the job's completion has travelled through Redis (BullMQ's event stream adds 15–30 ms
+   * to every pass). The job still completes in BullMQ; that event then finds no waiter. Any attempt
+   * of a job that is not fenced may answer: kernels are deterministic, so attempts agree.
+   */
+  private onDirectResult(jobId: string, attempt: number, facts: RunFacts): void {
+    if (this.h.router.fenced(jobId)) return;
+    this.jobs.get(jobId)?.({ value: { ...facts, attempt, direct: true } });
+  }
+
+  /**
+   * Resolves with what the worker returned when job `jobId` completes; rejects when it fails for
+   * good, after `ms`, when the run is lost, or when the engine closes. Every path clears its timer
+   * and its entry, so a failed fit leaves nothing that keeps the process alive.
+   */
+  private waitFor(jobId: string, ms: number): { promise: Promise<TaskReturn>; cancel(): void } {
+    let abandon!: (error: Error) => void;
+    const promise = new Promise<TaskReturn>((resolve, reject) => {
+      const settle = (outcome: { value: TaskReturn } | { error: Error }) => {
+        clearTimeout(timer);
+        this.jobs.delete(jobId);
+        this.waiting.delete(abandon);
+        if ('value' in outcome) resolve(outcome.value);
+        else reject(outcome.error);
+      };
+      abandon = (error: Error) => settle({ error });
+      const timer = setTimeout(() => abandon(new Error(`no result within ${Math.round(ms / 1000)} s`)), ms);
+      // The queue's connections keep a running fit alive; this timer alone must not keep a
+      // failed one from exiting.
+      timer.unref();
+      this.jobs.set(jobId, settle);
+      this.waiting.add(abandon);
+      // A wait begun after the run was lost or the engine closed (a task requeued by the router
+      // meanwhile) ends at once.
+      const lost = this.h.lostError();
+      if (lost !== undefined) abandon(lost);
+      else if (this.h.closed()) abandon(new DistmlError('KERNEL', 'this engine is closed'));
+    });
+    return {
+      promise,
+      // The job was superseded: stop waiting for it, quietly.
+      cancel: () => {
+        promise.catch(() => {});
+        abandon(new Error('superseded'));
+      },
+    };
+  }
+}
