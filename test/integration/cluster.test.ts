@@ -47,6 +47,7 @@ interface Report {
     directResults: number;
     partitionBytesOut: number;
     channelFetches: number;
+    channelPushes: number;
     tasksByWorker: Record<string, number>;
     epoch: number;
     partitionsMoved: number;
@@ -102,6 +103,9 @@ test('three worker processes train the same model as the serial engine, each par
   assert.equal(spread, cluster.report.engine.tasks);
   // Every result came straight to the driver over the task channel, none through Redis.
   assert.equal(cluster.report.engine.directResults, cluster.report.engine.tasks);
+  // From the second pass on (once each worker has connected), each pass's arguments were pushed
+  // to each of the 3 owners as their tasks were queued, once per worker.
+  assert.equal(cluster.report.engine.channelPushes, 3 * (cluster.report.engine.passes - 1));
   // Each partition ([rows, cols, X, y] in float64) left the driver once, for its owner.
   const { trainRows, features } = cluster.report.data;
   assert.equal(cluster.report.engine.partitionBytesOut, 8 * (6 * 2 + trainRows * (features + 1)));

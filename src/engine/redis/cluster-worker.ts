@@ -99,7 +99,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   // Specs (preprocessing plans) of partitions this worker reads from a data source.
   const specs = new SpecCache();
   // The driver's values and the results travel over its task channel when its messages name one.
-  const channels = new WorkerChannels();
+  const channels = new WorkerChannels(id);
   const values = new DriverValues(redis, channels, options.secret);
   let tasksSeen = 0;
   let lateResults = 0;

@@ -53,8 +53,8 @@ export interface Route {
 export interface Dispatcher<T> {
   /** Starts waiting for job `jobId` (before it is added, so a quick completion is not missed). */
   wait(jobId: string): { readonly promise: Promise<T>; cancel(): void };
-  /** Adds job `jobId` to `queue`, or to the shared queue when undefined. */
-  add(queue: Queue | undefined, jobId: string): Promise<void>;
+  /** Adds job `jobId` to `queue` of worker `worker`, or to the shared queue when undefined. */
+  add(queue: Queue | undefined, jobId: string, worker?: string): Promise<void>;
 }
 
 /** What a wait on a task yields when its worker is presumed dead first. */
@@ -152,7 +152,7 @@ export class TaskRouter {
         const jobId = copy === 0 ? base : `${base}-r${copy}`;
         const finished = d.wait(jobId);
         try {
-          await d.add(route.queue, jobId);
+          await d.add(route.queue, jobId, route.worker?.id);
         } catch (err) {
           finished.cancel();
           throw err;

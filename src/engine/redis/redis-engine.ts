@@ -113,6 +113,8 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly partitionBytesOut: number;
   /** Values (partitions, arguments, broadcasts) the workers fetched from the driver's channel. */
   readonly channelFetches: number;
+  /** Of {@link channelFetches}: a pass's arguments pushed to a task's owner before it asked. */
+  readonly channelPushes: number;
   /** Parameter-server loops (SGD models), when any ran: clocks, round trips, bytes, waits. */
   readonly parameterServer?: LoopTelemetry;
 }

@@ -11,7 +11,7 @@ const facts = { runSeconds: 0.5, worker: 'w', workerId: 'abc' };
 test('results arrive intact, by attempt, over one connection, each acknowledged', async () => {
   const lines: string[] = [];
   const server = await DriverChannel.open('127.0.0.1', key, (l) => lines.push(l));
-  const sender = new WorkerChannels();
+  const sender = new WorkerChannels('w1');
   const arrived: string[] = [];
   server.onResult = (jobId, attempt, f) =>
     arrived.push(`${jobId}#${attempt} by ${f.worker} in ${f.runSeconds} s`);
@@ -44,7 +44,7 @@ test('results arrive intact, by attempt, over one connection, each acknowledged'
 
 test('a result for a task no longer expected is acknowledged and discarded', async () => {
   const server = await DriverChannel.open('127.0.0.1', key, () => {});
-  const sender = new WorkerChannels();
+  const sender = new WorkerChannels('w1');
   try {
     server.expect('job-a', 16);
     server.forget('job-a');
@@ -61,7 +61,7 @@ test('a result for a task no longer expected is acknowledged and discarded', asy
 test('a worker without the key is refused and told so; a wrong-size result closes the connection', async () => {
   const lines: string[] = [];
   const server = await DriverChannel.open('127.0.0.1', key, (l) => lines.push(l));
-  const sender = new WorkerChannels();
+  const sender = new WorkerChannels('w1');
   try {
     server.expect('job-a', 16);
     const wrongKey = channelKey(run, randomBytes(32), undefined);
@@ -115,7 +115,7 @@ test('without a cluster secret the key is the run token; with one it is derived 
 
 test('workers fetch served values (pieces concatenated, aligned, not copied on the driver) until withdrawn', async () => {
   const server = await DriverChannel.open('127.0.0.1', key, () => {});
-  const worker = new WorkerChannels();
+  const worker = new WorkerChannels('w1');
   try {
     const X = Float64Array.from({ length: 1_000_000 }, (_, i) => i / 7);
     const y = new Float64Array([1, 0, 1]);
@@ -162,7 +162,7 @@ test('a worker refuses a server that cannot prove the cluster key, and takes not
   await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', () => resolve()));
   const address = impostor.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const worker = new WorkerChannels();
+  const worker = new WorkerChannels('w1');
   try {
     await assert.rejects(
       worker.fetch(`127.0.0.1:${port}`, key, 'part', 5000),
@@ -171,5 +171,36 @@ test('a worker refuses a server that cannot prove the cluster key, and takes not
   } finally {
     worker.close();
     await new Promise<void>((resolve) => impostor.close(() => resolve()));
+  }
+});
+
+test("a pass's arguments pushed to a task's owner are there when it asks; one it dropped is sent again", async () => {
+  const server = await DriverChannel.open('127.0.0.1', key, () => {});
+  const worker = new WorkerChannels('w1');
+  const bytes = (n: number) => [new Uint8Array(new Float64Array(1000).fill(n).buffer)];
+  try {
+    // Not connected yet: nothing to push to.
+    server.serve('a', bytes(1));
+    assert.equal(server.push('w1', 'a'), false);
+    assert.ok((await worker.fetch(server.address, key, 'a')) !== null);
+    server.serve('b', bytes(2));
+    assert.equal(server.push('w1', 'b'), true);
+    assert.equal(server.push('w1', 'b'), false, 'pushed once per connection');
+    assert.equal(server.push('w2', 'b'), false, 'no such worker');
+    const b = await worker.fetch(server.address, key, 'b');
+    assert.equal(new Float64Array(b!.buffer, b!.byteOffset, 1000)[999], 2);
+    assert.deepEqual([server.served, server.pushed], [2, 1]);
+    // Four more pushes drop 'b' from the worker's few: asked for, it is sent once more.
+    for (let i = 3; i <= 6; i++) {
+      server.serve(`c${i}`, bytes(i));
+      server.push('w1', `c${i}`);
+    }
+    assert.ok((await worker.fetch(server.address, key, 'c6')) !== null);
+    const again = await worker.fetch(server.address, key, 'b');
+    assert.equal(new Float64Array(again!.buffer, again!.byteOffset, 1000)[0], 2);
+    assert.deepEqual([server.served, server.pushed], [7, 5]);
+  } finally {
+    worker.close();
+    await server.close();
   }
 });

@@ -13,8 +13,10 @@
  * the completion is.
  *
  * Authentication, both ways: the driver greets each connection with a random nonce and the worker
- * answers with HMAC-SHA256(key, nonce) and a nonce of its own, which the driver answers in turn
- * (a worker takes tensors only from a driver that proved the key). The key is derived from the
+ * answers with HMAC-SHA256(key, nonce ‖ its worker id) and a nonce of its own, which the driver
+ * answers in turn (a worker takes tensors only from a driver that proved the key). Knowing which
+ * worker holds a connection lets the driver push a pass's arguments to a task's owner as it
+ * queues the task, instead of waiting to be asked: the bytes travel while the queue does its work. The key is derived from the
  * cluster secret when there is one, or is a per-run token carried in the signed task messages
  * otherwise (the same trust as Redis itself). The channel is plain TCP: with `rediss://` the engine
  * does not open it, and everything goes through Redis's TLS connection. Frames are
@@ -32,6 +34,11 @@ export function channelKey(run: string, secret: Buffer | undefined, token: strin
   if (secret !== undefined) return createHmac('sha256', secret).update(`result-channel:${run}`).digest();
   if (token === undefined) throw new Error('a task channel needs the cluster secret or a run token');
   return Buffer.from(token, 'hex');
+}
+
+/** The worker's proof, answering the driver's nonce, bound to the worker id it claims. */
+function workerProof(key: Buffer, nonce: Buffer, worker: string): Buffer {
+  return createHmac('sha256', key).update(nonce).update(`worker:${worker}`).digest();
 }
 
 /** The driver's proof, answering the worker's nonce: a different message from the worker's own. */
@@ -153,6 +160,13 @@ class FrameReader {
   }
 }
 
+/** One authenticated worker connection on the driver, and the values already pushed over it. */
+interface Peer {
+  readonly socket: Socket;
+  readonly worker: string;
+  readonly pushed: Set<string>;
+}
+
 /** A result the driver is waiting for: its size, and the bytes of each attempt that arrived. */
 interface Expected {
   readonly bytes: number;
@@ -185,12 +199,16 @@ export class DriverChannel {
   /** Bytes sent to workers, by the kind of value given to {@link serve}. */
   readonly bytesServedByKind: Record<string, number> = {};
   private readonly sockets = new Set<Socket>();
+  /** The latest authenticated connection of each worker id. */
+  private readonly peers = new Map<string, Peer>();
   /** Result frames for tasks no longer expected (stale attempts, finished passes). */
   discarded = 0;
   /** Connections refused for a bad greeting or frame. */
   refused = 0;
-  /** Values sent to workers, and their bytes. */
+  /** Values sent to workers (asked for or pushed), and their bytes. */
   served = 0;
+  /** Of {@link served}: values pushed to a task's owner before it asked. */
+  pushed = 0;
   bytesServed = 0;
   /** Result bytes received for expected tasks. */
   bytesReceived = 0;
@@ -245,7 +263,26 @@ export class DriverChannel {
 
   /** Stops serving `names`; a worker that asks for one later hears that it is gone. */
   withdraw(...names: string[]): void {
-    for (const name of names) this.values.delete(name);
+    for (const name of names) {
+      this.values.delete(name);
+      for (const peer of this.peers.values()) peer.pushed.delete(name);
+    }
+  }
+
+  /**
+   * Sends value `name` to worker `worker` before it asks, if it is connected and has not had it
+   * yet; the worker keeps a few pushed values, and a later fetch of this one is answered "sent".
+   * Returns whether it was pushed.
+   */
+  push(worker: string, name: string): boolean {
+    const peer = this.peers.get(worker);
+    const value = this.values.get(name);
+    if (peer === undefined || value === undefined || peer.pushed.has(name) || peer.socket.destroyed)
+      return false;
+    peer.pushed.add(name);
+    this.pushed++;
+    this.send(peer.socket, { value: name, pushed: true }, value);
+    return true;
   }
 
   /** Accepts result bytes for job `jobId`, exactly `bytes` long, until {@link forget}. */
@@ -280,6 +317,7 @@ export class DriverChannel {
     socket.on('error', () => {});
     const nonce = randomBytes(16);
     let trusted = false;
+    let peer: Peer | undefined;
     const refuse = (why: string) => {
       this.refused++;
       log(`task channel: refused a connection from ${socket.remoteAddress}: ${why}`);
@@ -302,7 +340,8 @@ export class DriverChannel {
       },
       (h, payload) => {
         if (!trusted) {
-          if (!sameProof(h.proof, createHmac('sha256', key).update(nonce).digest())) {
+          const worker = typeof h.worker === 'string' && /^[\w.-]{1,64}$/.test(h.worker) ? h.worker : '';
+          if (!sameProof(h.proof, workerProof(key, nonce, worker))) {
             refuse('its greeting does not prove the cluster key');
             return;
           }
@@ -311,6 +350,11 @@ export class DriverChannel {
             return;
           }
           trusted = true;
+          peer = { socket, worker, pushed: new Set() };
+          if (worker !== '') this.peers.set(worker, peer);
+          socket.on('close', () => {
+            if (this.peers.get(worker) === peer) this.peers.delete(worker);
+          });
           writeFrame(socket, {
             welcome: true,
             proof: driverProof(key, Buffer.from(h.nonce, 'hex')).toString('hex'),
@@ -318,7 +362,7 @@ export class DriverChannel {
           return;
         }
         if (typeof h.fetch === 'string') {
-          this.answerFetch(socket, h.fetch, h.id);
+          this.answerFetch(peer!, h.fetch, h.id, h.again === true);
           return;
         }
         writeFrame(socket, { ack: h.jobId, attempt: h.attempt });
@@ -331,17 +375,24 @@ export class DriverChannel {
     writeFrame(socket, { nonce: nonce.toString('hex') });
   }
 
-  private answerFetch(socket: Socket, name: string, id: unknown): void {
+  /**
+   * Answers a worker's fetch: the value; "sent" when it was pushed to this connection already (TCP
+   * keeps order, so the worker has it by the time it reads the answer) unless asked `again`
+   * (the worker no longer holds it); or "missing".
+   */
+  private answerFetch(peer: Peer, name: string, id: unknown, again: boolean): void {
     const value = this.values.get(name);
-    if (value === undefined) {
-      writeFrame(socket, { value: name, id, missing: true });
-      return;
-    }
+    if (value === undefined) writeFrame(peer.socket, { value: name, id, missing: true });
+    else if (peer.pushed.has(name) && !again) writeFrame(peer.socket, { value: name, id, sent: true });
+    else this.send(peer.socket, { value: name, id }, value);
+  }
+
+  private send(socket: Socket, header: Header, value: { pieces: readonly Uint8Array[]; kind: string }): void {
     const bytes = byteLength(value.pieces);
     this.served++;
     this.bytesServed += bytes;
     this.bytesServedByKind[value.kind] = (this.bytesServedByKind[value.kind] ?? 0) + bytes;
-    writeFrame(socket, { value: name, id, bytes }, value.pieces);
+    writeFrame(socket, { ...header, bytes }, value.pieces);
   }
 }
 
@@ -351,6 +402,9 @@ export class DriverChannel {
  */
 export class WorkerChannels {
   private readonly connections = new Map<string, Promise<Connection>>();
+
+  /** @param worker - this worker's id, named in its greeting so the driver can push to it */
+  constructor(private readonly worker: string) {}
 
   /**
    * Sends `data` as the result of attempt `attempt` of `jobId` to the driver at `address`, with
@@ -392,7 +446,7 @@ export class WorkerChannels {
     const id = `${address}/${key.toString('hex').slice(0, 16)}`;
     let connection = this.connections.get(id);
     if (connection === undefined) {
-      connection = Connection.open(address, key, timeoutMs);
+      connection = Connection.open(address, key, this.worker, timeoutMs);
       this.connections.set(id, connection);
       connection.catch(() => this.connections.delete(id));
     }
@@ -413,16 +467,22 @@ interface Fetch {
   settle(value: Buffer | null | Error): void;
 }
 
+/** Pushed values a connection keeps until asked for (a pass's arguments: one or two at a time). */
+const PUSHED_KEPT = 4;
+
 class Connection {
   private readonly acks = new Map<string, () => void>();
   private readonly fetches = new Map<number, Fetch>();
+  /** Values the driver pushed, by name, oldest first; and the one arriving now. */
+  private readonly pushed = new Map<string, Buffer>();
+  private arriving: { name: string; target: Buffer } | undefined;
   private nextFetch = 1;
   private failure: Error | undefined;
   private readonly failed = new Set<(err: Error) => void>();
 
   private constructor(private readonly socket: Socket) {}
 
-  static open(address: string, key: Buffer, timeoutMs: number): Promise<Connection> {
+  static open(address: string, key: Buffer, worker: string, timeoutMs: number): Promise<Connection> {
     const colon = address.lastIndexOf(':');
     const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
     const port = Number(address.slice(colon + 1));
@@ -447,11 +507,14 @@ class Connection {
       new FrameReader(
         socket,
         (h) => c.payloadBytes(trusted, h),
-        (h) => c.fetches.get(h.id as number)?.target ?? 'skip',
+        (h) =>
+          h.pushed === true
+            ? (c.arriving?.target ?? 'skip')
+            : (c.fetches.get(h.id as number)?.target ?? 'skip'),
         (h) => {
           if (!trusted && typeof h.nonce === 'string') {
-            const proof = createHmac('sha256', key).update(Buffer.from(h.nonce, 'hex')).digest('hex');
-            writeFrame(socket, { proof, nonce: nonce.toString('hex') });
+            const proof = workerProof(key, Buffer.from(h.nonce, 'hex'), worker).toString('hex');
+            writeFrame(socket, { proof, nonce: nonce.toString('hex'), worker });
           } else if (!trusted && h.welcome === true) {
             if (!sameProof(h.proof, driverProof(key, nonce))) {
               fail(new Error(`the server at ${address} does not prove the cluster key: not the driver`));
@@ -462,9 +525,10 @@ class Connection {
             resolve(c);
           } else if (trusted && typeof h.ack === 'string') {
             c.acks.get(`${h.ack}#${String(h.attempt)}`)?.();
+          } else if (trusted && typeof h.value === 'string' && h.pushed === true) {
+            c.keepPushed(h.value);
           } else if (trusted && typeof h.value === 'string') {
-            const f = c.fetches.get(h.id as number);
-            f?.settle(h.missing === true ? null : (f.target ?? null));
+            c.answered(h);
           }
         },
         (why) => fail(new Error(`the driver at ${address} sent ${why}`)),
@@ -476,17 +540,42 @@ class Connection {
   private payloadBytes(trusted: boolean, h: Header): number {
     if (!trusted || typeof h.value !== 'string' || !Number.isSafeInteger(h.bytes)) return 0;
     const bytes = h.bytes as number;
-    const f = this.fetches.get(h.id as number);
-    if (f === undefined) return bytes;
+    const f = h.pushed === true ? undefined : this.fetches.get(h.id as number);
     if (bytes < 0 || bytes > MAX_VALUE_BYTES) {
-      f.settle(new Error(`value ${h.value} is ${bytes} bytes, over the limit of ${MAX_VALUE_BYTES}`));
+      f?.settle(new Error(`value ${h.value} is ${bytes} bytes, over the limit of ${MAX_VALUE_BYTES}`));
       this.fail(new Error(`the driver sent a value of ${bytes} bytes`));
       this.socket.destroy();
       return 0;
     }
     // An ArrayBuffer of its own: offset 0, so a float64 view of it is aligned.
-    f.target = Buffer.from(new ArrayBuffer(bytes));
+    const target = Buffer.from(new ArrayBuffer(bytes));
+    if (h.pushed === true) this.arriving = { name: h.value, target };
+    else if (f !== undefined) f.target = target;
     return bytes;
+  }
+
+  /** A pushed value arrived whole: kept, the oldest dropped beyond {@link PUSHED_KEPT}. */
+  private keepPushed(name: string): void {
+    const arriving = this.arriving;
+    this.arriving = undefined;
+    if (arriving === undefined || arriving.name !== name) return;
+    this.pushed.delete(name);
+    this.pushed.set(name, arriving.target);
+    if (this.pushed.size > PUSHED_KEPT) this.pushed.delete(this.pushed.keys().next().value as string);
+  }
+
+  /** The driver answered fetch `h.id`: the value, "missing", or "sent" (pushed before). */
+  private answered(h: Header): void {
+    const f = this.fetches.get(h.id as number);
+    if (f === undefined) return;
+    if (h.missing === true) f.settle(null);
+    else if (h.sent !== true) f.settle(f.target ?? null);
+    else {
+      const value = this.pushed.get(h.value as string);
+      if (value !== undefined) f.settle(value);
+      // Pushed, but dropped here since: asked again, this time for the bytes.
+      else writeFrame(this.socket, { fetch: h.value, id: h.id, again: true });
+    }
   }
 
   send(
@@ -517,6 +606,8 @@ class Connection {
 
   fetch(name: string, timeoutMs: number): Promise<Buffer | null> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    const pushed = this.pushed.get(name);
+    if (pushed !== undefined) return Promise.resolve(pushed);
     const id = this.nextFetch++;
     return new Promise<Buffer | null>((resolve, reject) => {
       const timer = setTimeout(

@@ -159,10 +159,14 @@ export class TaskRunner {
             promise.catch(() => {});
             return { promise, cancel: () => waiting.cancel() };
           },
-          add: async (queue, jobId) => {
+          add: async (queue, jobId, worker) => {
             const lost = this.h.lostError();
             if (lost !== undefined) throw lost;
-            if (resultOverChannel) this.h.transport.expect(jobId, fields.resultLength * 8);
+            if (resultOverChannel) {
+              this.h.transport.expect(jobId, fields.resultLength * 8);
+              // The arguments go to the owner now, while the job travels through the queue.
+              if (worker !== undefined) this.h.transport.push(worker, fields.argsKey);
+            }
             await this.h.io(
               (queue ?? this.h.queue).add(kernel, makeTaskMessage({ ...fields, jobId }, this.h.secret), {
                 jobId,

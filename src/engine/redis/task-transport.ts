@@ -56,6 +56,8 @@ export interface TransportCounts {
   readonly partitionBytesOut: number;
   readonly directResults: number;
   readonly channelFetches: number;
+  /** Of {@link channelFetches}: values pushed to a task's owner before it asked. */
+  readonly channelPushes: number;
 }
 
 /** The driver's values and results, over the task channel or through Redis. */
@@ -155,6 +157,11 @@ export class TaskTransport {
     else await this.o.io(this.o.redis.del(...keys));
   }
 
+  /** Pushes value `key` over the channel to worker `worker`, if it is connected (task-channel.ts). */
+  push(worker: string, key: string): void {
+    this.channel?.push(worker, key);
+  }
+
   /** Accepts result bytes for job `jobId` over the channel, `bytes` long, until {@link forget}. */
   expect(jobId: string, bytes: number): void {
     this.channel?.expect(jobId, bytes);
@@ -208,6 +215,7 @@ export class TaskTransport {
       partitionBytesOut: this.partitionBytesOut + (this.channel?.bytesServedByKind.partition ?? 0),
       directResults: this.directResults,
       channelFetches: this.channel?.served ?? 0,
+      channelPushes: this.channel?.pushed ?? 0,
     };
   }
 
