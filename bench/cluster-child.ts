@@ -50,6 +50,8 @@ export interface ClusterChildOutput {
   wallMs: number[];
   kernelMs: number[];
   overheadMs: number[];
+  /** The same passes with `channel: false` (everything through Redis). */
+  overheadMsViaRedis: number[];
   redisAloneMs: number[];
   fits: Record<string, TrainRun[]>;
   /** The same fits with `--shared-data --test-fraction 0`: the workers read the CSV themselves. */
@@ -61,9 +63,9 @@ export interface ClusterChildOutput {
 /** Where one fit's time went, in milliseconds. */
 export interface FitProfile {
   fitMs: number;
-  /** `engine.distribute`: the driver writing the partitions to Redis. */
+  /** `engine.distribute`: the driver putting out the partitions (served from memory over the channel). */
   placeMs: number;
-  /** The first pass, in which each worker also fetches its partitions from Redis. */
+  /** The first pass, in which each worker also fetches its partitions from the driver. */
   firstPassMs: number;
   /** Median of the other passes. */
   passMs: number;
@@ -78,6 +80,7 @@ try {
     wallMs: [],
     kernelMs: [],
     overheadMs: [],
+    overheadMsViaRedis: [],
     redisAloneMs: [],
     fits: {},
     sharedFits: {},
@@ -117,7 +120,22 @@ try {
 async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Promise<void> {
   const k = c.reduceWorkers;
   await cluster.startWorkers('reduce', k);
-  const engine = await RedisEngine.connect({ url: cluster.url, namespace: 'reduce', minWorkers: k });
+  try {
+    await reducePasses(c, out, true);
+    // The same passes with everything through Redis (`--no-channel`), for comparison.
+    const viaRedis: ClusterChildOutput = { ...out, wallMs: [], kernelMs: [], overheadMs: [] };
+    await reducePasses(c, viaRedis, false);
+    out.overheadMsViaRedis = viaRedis.overheadMs;
+  } finally {
+    await cluster.stopWorkers();
+  }
+  await measureRedisAlone(c, out);
+}
+
+/** Timed allreduce passes on the workers of namespace `reduce`, with or without the task channel. */
+async function reducePasses(c: ClusterChildConfig, out: ClusterChildOutput, channel: boolean): Promise<void> {
+  const k = c.reduceWorkers;
+  const engine = await RedisEngine.connect({ url: cluster.url, namespace: 'reduce', minWorkers: k, channel });
   try {
     // One row per partition: the data is nothing, the result vector is everything.
     const placement = await engine.distribute(
@@ -145,12 +163,17 @@ async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Pr
       out.wallMs.push(wall);
       out.kernelMs.push(kernel);
       out.overheadMs.push(wall - kernel);
-      process.stderr.write(`    reduce pass ${pass - c.warmup + 1}: ${wall.toFixed(1)} ms wall\n`);
+      process.stderr.write(
+        `    reduce pass ${pass - c.warmup + 1}${channel ? '' : ' (no channel)'}: ${wall.toFixed(1)} ms wall\n`,
+      );
     }
   } finally {
     await engine.close();
-    await cluster.stopWorkers();
   }
+}
+
+async function measureRedisAlone(c: ClusterChildConfig, out: ClusterChildOutput): Promise<void> {
+  const k = c.reduceWorkers;
   // Redis alone: the same bytes written and read once through one connection, nothing else.
   const redis = new Redis(cluster.url);
   try {

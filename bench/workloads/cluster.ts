@@ -66,6 +66,12 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
     },
     { measure: '… wall time per pass', value: median(out.wallMs), unit: 'ms', detail: 'median, same passes' },
     {
+      measure: '… the same passes with `--no-channel` (arguments and results through Redis)',
+      value: median(out.overheadMsViaRedis),
+      unit: 'ms',
+      detail: `sync cost, median of ${out.overheadMsViaRedis.length} passes: the task channel's gain, in the same run`,
+    },
+    {
       measure: '… kernel time per pass',
       value: median(out.kernelMs),
       unit: 'ms',
@@ -135,12 +141,12 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
       'The cluster engine on one machine: a redis-server on a loopback port (no persistence) and ' +
         '`distml worker` processes of one thread each, all started by the benchmark. The sync cost is what ' +
         "a BSP pass costs beyond its kernels: the previous sum sent to every worker as the pass's argument " +
-        '(through Redis), one task per partition queued through BullMQ, each worker sending its result ' +
-        'vector straight to the driver over the result channel, the driver summing them. The `bench.vector` ' +
+        "(pushed over the driver's task channel), one task per partition queued through BullMQ, each worker " +
+        'sending its result vector straight back over the channel, the driver summing them. The `bench.vector` ' +
         'kernel returns a vector of that size at almost no cost, so the pass is nearly all sync.',
       `The logistic rows run \`${trainCommandLine({ ...train, data: train.data.replace(ROOT, '') })} ` +
-        '--cluster URL --min-workers P` with P worker processes: the driver reads the file, writes the two ' +
-        'partitions to Redis once, then runs the L-BFGS passes as tasks.',
+        '--cluster URL --min-workers P` with P worker processes: the driver reads the file and serves the two ' +
+        'partitions, each fetched once by its owner, then runs the L-BFGS passes as tasks.',
     ],
     command: ctx.commandFor('cluster'),
     rows: measures,
@@ -170,11 +176,11 @@ function notes(
     out.push(
       `${label}: fits of ${runs.map((x) => x.fitSeconds.toFixed(2)).join(', ')} s; ` +
         `${r.engine.passes} passes, ${kernel.toFixed(2)} s of kernel time summed over tasks, ` +
-        `${size(r.engine.bytesOut)} written to Redis (partitions and arguments), ${size(r.engine.bytesIn)} of results read.` +
+        `${size(r.engine.bytesOut)} sent by the driver (partitions and arguments), ${size(r.engine.bytesIn)} of results received.` +
         (profile === undefined
           ? ''
           : ` A timed library fit of the same rows took ${(profile.fitMs / 1000).toFixed(2)} s: placing the ` +
-            `partitions in Redis ${(profile.placeMs / 1000).toFixed(2)} s, the first pass (workers fetch their ` +
+            `partitions ${(profile.placeMs / 1000).toFixed(2)} s, the first pass (workers fetch their ` +
             `partitions) ${(profile.firstPassMs / 1000).toFixed(2)} s, each of the other ${profile.passes - 1} passes ` +
             `${profile.passMs.toFixed(0)} ms (median), the rest (preprocessing on the driver) about ` +
             `${((profile.fitMs - profile.placeMs - profile.firstPassMs - profile.passMs * (profile.passes - 1)) / 1000).toFixed(2)} s.`),

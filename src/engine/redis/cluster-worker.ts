@@ -23,6 +23,7 @@ import { ClusterKeys } from './cluster-keys.ts';
 import { DriverValues } from './driver-values.ts';
 import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
+import { removeOrphanQueues } from './queue-janitor.ts';
 import { claimNonce } from './replay-guard.ts';
 import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
 import { channelKey, WorkerChannels } from './task-channel.ts';
@@ -206,6 +207,14 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   await Promise.all(consumers.map((w) => w.waitUntilReady()));
   const stopHeartbeat = await startHeartbeat(redis, keys, info, Math.min(HEARTBEAT_TTL_MS, lockDuration));
   log(`worker ${info.name} joined (${info.cores} cores, id ${id})`);
+  const orphans = await removeOrphanQueues(redis, keys, id).catch((err: Error) => {
+    log(`could not sweep the queues of gone workers: ${err.message}`);
+    return [];
+  });
+  if (orphans.length > 0)
+    log(
+      `removed the queue of ${orphans.length} gone worker${orphans.length === 1 ? '' : 's'} (${orphans.join(', ')})`,
+    );
   let stopping: Promise<void> | undefined;
   return {
     info,
