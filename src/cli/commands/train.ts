@@ -64,6 +64,7 @@ interface TrainOptions extends ClusterCliOptions {
   sharedData?: boolean;
   /** False with --no-channel. */
   channel: boolean;
+  speculation?: boolean;
   channelHost?: string;
   channelPort?: number;
 }
@@ -132,6 +133,10 @@ export function trainCommand(): Command {
       parsePort,
     )
     .option(
+      '--speculation',
+      "with --cluster: a pass's task running 3× its pass's median (and ≥ 1 s) gets a copy on another worker; the first answer counts",
+    )
+    .option(
       '--no-channel',
       'with --cluster: move partitions, arguments and results through Redis instead of the task channel (always so over rediss://)',
     )
@@ -195,6 +200,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
             minWorkers: opts.minWorkers,
             joinTimeoutMs: opts.joinTimeout * 1000,
             channel: opts.channel,
+            ...(opts.speculation === true ? { speculation: true } : {}),
             ...(opts.channelHost === undefined ? {} : { channelHost: opts.channelHost }),
             ...(opts.channelPort === undefined ? {} : { channelPort: opts.channelPort }),
             ...(secret === undefined ? {} : { secret }),
@@ -542,6 +548,7 @@ function engineSummary(t: ReturnType<Engine['telemetry']>): string {
       r.partitionsMoved ? `${r.partitionsMoved} partitions moved` : '',
       r.tasksRequeued ? `${r.tasksRequeued} tasks requeued` : '',
       r.lateResultsDiscarded ? `${r.lateResultsDiscarded} late results discarded` : '',
+      r.speculativeCopies ? `${r.speculativeCopies} speculative copies (${r.speculativeWins} won)` : '',
     ].filter(Boolean);
     return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}${moves.length ? `, ${moves.join(', ')}` : ''}${loops}`;
   }

@@ -176,6 +176,24 @@ export class TaskRouter {
     }
   }
 
+  /**
+   * Where a speculative copy of a task on partition `p` of `placement` goes: the live worker, other
+   * than the partition's owner, that owns the fewest partitions of the placement (ties in dealing
+   * order). Undefined when there is no other worker.
+   */
+  async copyRoute(placement: string, p: number): Promise<{ worker: WorkerInfo; queue: Queue } | undefined> {
+    const map = this.maps.get(placement);
+    if (map === undefined) return undefined;
+    const held = new Map<string, number>();
+    for (const id of map.owners) if (id !== undefined) held.set(id, (held.get(id) ?? 0) + 1);
+    let best: WorkerInfo | undefined;
+    for (const w of this.sorted()) {
+      if (w.id === map.owners[p]) continue;
+      if (best === undefined || (held.get(w.id) ?? 0) < (held.get(best.id) ?? 0)) best = w;
+    }
+    return best === undefined ? undefined : { worker: best, queue: (await this.lane(best.id)).queue };
+  }
+
   /** The queue for a task on partition `p` of `placement`; marks the partition busy. */
   private async route(placement: string, p: number): Promise<Route> {
     const map = this.mapOf(placement, p + 1, true);

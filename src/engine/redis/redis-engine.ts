@@ -52,7 +52,7 @@ import {
   type SourceDriver,
   storeLineage,
 } from './source-partitions.ts';
-import { type TaskCall, TaskRunner } from './task-runner.ts';
+import { type Speculation, type TaskCall, TaskRunner } from './task-runner.ts';
 import { TaskTransport } from './task-transport.ts';
 
 /** Options of {@link RedisEngine.connect}. */
@@ -90,6 +90,13 @@ export interface RedisEngineOptions extends ClusterConnection {
   readonly channelHost?: string;
   /** Port of the task channel, for firewalls that open one. @defaultValue a free port */
   readonly channelPort?: number;
+  /**
+   * Speculative copies of stragglers: a pass's task that has run `multiplier` times the median of
+   * the pass's finished tasks, and at least `minMs`, gets a copy on another worker (which must load
+   * the partition, so a copy can cost a transfer of it). Off by default, as in Spark; `true` means
+   * `{ multiplier: 3, minMs: 1000 }`. @defaultValue false
+   */
+  readonly speculation?: boolean | Partial<Speculation>;
 }
 
 /** Telemetry of the cluster engine. */
@@ -115,6 +122,9 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly channelFetches: number;
   /** Of {@link channelFetches}: a pass's arguments pushed to a task's owner before it asked. */
   readonly channelPushes: number;
+  /** Speculative copies queued for straggling pass tasks, and how many of them answered first. */
+  readonly speculativeCopies: number;
+  readonly speculativeWins: number;
   /** Parameter-server loops (SGD models), when any ran: clocks, round trips, bytes, waits. */
   readonly parameterServer?: LoopTelemetry;
 }
@@ -509,6 +519,10 @@ export class RedisEngine implements Engine {
       io: (p) => this.io(p),
       lostError: () => this.lostError,
       closed: () => this.closed,
+      log: (line) => o.log?.(line),
+      ...(o.speculation === undefined || o.speculation === false
+        ? {}
+        : { speculation: { multiplier: 3, minMs: 1000, ...(o.speculation === true ? {} : o.speculation) } }),
     });
   }
 

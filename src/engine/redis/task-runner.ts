@@ -3,6 +3,11 @@
  * (placement.ts), the wait for its answer (a BullMQ event, or its result arriving whole over the
  * task channel), the fence that discards the answers of superseded jobs, the result read back
  * (task-transport.ts) and checked, and the counts the engine reports.
+ *
+ * Speculation: a pass's task that runs far longer than the median of the pass's finished tasks (a
+ * slow or stalled worker) gets a copy on another worker, which loads the partition from the driver
+ * or its source; whichever answers first is used, and the other is cancelled. Kernels are
+ * deterministic, so both would give the same bits.
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -15,6 +20,31 @@ import type { TaskReturn, TaskTransport } from './task-transport.ts';
 
 /** The longest wait for one loop slot's task: a timer's limit (~24 days), in effect none. */
 const LOOP_TASK_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** How often a running pass task is checked for being a straggler. */
+const STRAGGLER_CHECK_MS = 100;
+
+/** When a pass's task counts as a straggler. */
+export interface Speculation {
+  /** It has run this many times the median of its pass's finished tasks… */
+  readonly multiplier: number;
+  /** …and at least this long. */
+  readonly minMs: number;
+}
+
+/** The tasks of one pass (one step): how many started, and how long the finished ones took. */
+interface PassClock {
+  started: number;
+  settled: number;
+  readonly durations: number[];
+}
+
+/** The job a task is waiting on now, so that it can be cancelled when another copy answered. */
+interface JobHandle {
+  cancel?: () => void;
+  queue?: Queue;
+  jobId?: string;
+}
 
 /** What the runner needs of its engine. */
 export interface RunnerHost {
@@ -29,11 +59,14 @@ export interface RunnerHost {
   readonly attempts: number;
   /** Longest a task may take, retries included. */
   readonly taskTimeoutMs: number;
+  /** Speculative copies of stragglers; none when undefined. */
+  readonly speculation?: Speculation;
   /** Races a Redis call against the run's loss. */
   io<T>(p: Promise<T>): Promise<T>;
   /** Why the run was lost, once it was. */
   lostError(): Error | undefined;
   closed(): boolean;
+  log(line: string): void;
 }
 
 /** One task to run: a kernel on one partition of a placement, at one step. */
@@ -60,6 +93,9 @@ export interface RunnerCounts {
   readonly kernelSeconds: number;
   readonly retries: number;
   readonly tasksByWorker: Readonly<Record<string, number>>;
+  /** Speculative copies queued for stragglers, and how many answered first. */
+  readonly speculativeCopies: number;
+  readonly speculativeWins: number;
 }
 
 /** Runs the driver's tasks on the cluster. */
@@ -68,6 +104,9 @@ export class TaskRunner {
   private kernelSeconds = 0;
   private retries = 0;
   private readonly tasksByWorker: Record<string, number> = {};
+  private speculativeCopies = 0;
+  private speculativeWins = 0;
+  private readonly passes = new Map<number, PassClock>();
   /** Settlers of the jobs waited for, by job id; the queues' events are dispatched to them. */
   private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
   /** Rejecters of the tasks being waited for, so that a lost run or a close ends every wait. */
@@ -84,26 +123,25 @@ export class TaskRunner {
     const jobId = `${this.h.run}-${step}-${partition}`;
     let result: Float64Array;
     let answer: TaskReturn;
+    const fields = {
+      run: this.h.run,
+      step,
+      partition,
+      jobId,
+      kernel,
+      placement: t.on.id,
+      argsKey: t.argsKey,
+      resultLength,
+      ...(t.lineage === undefined ? {} : { lineage: t.lineage }),
+      // Every task fetches the driver's values over the channel; a pass's result comes back
+      // over it too, a loop slot's through Redis.
+      ...this.h.transport.messageFields(),
+    };
     try {
-      answer = await this.queue(
-        {
-          run: this.h.run,
-          step,
-          partition,
-          jobId,
-          kernel,
-          placement: t.on.id,
-          argsKey: t.argsKey,
-          resultLength,
-          ...(t.lineage === undefined ? {} : { lineage: t.lineage }),
-          // Every task fetches the driver's values over the channel; a pass's result comes back
-          // over it too, a loop slot's through Redis.
-          ...this.h.transport.messageFields(),
-        },
-        t.priority ?? 0,
-        loop ? LOOP_TASK_TIMEOUT_MS : this.h.taskTimeoutMs,
-        !loop,
-      );
+      if (loop) answer = await this.queue(fields, t.priority ?? 0, LOOP_TASK_TIMEOUT_MS, false);
+      else if (this.h.speculation === undefined)
+        answer = await this.queue(fields, t.priority ?? 0, undefined, true);
+      else answer = await this.withSpeculation(t, fields, this.h.speculation);
       result = await this.h.transport.resultOf(
         answer,
         jobId,
@@ -140,6 +178,7 @@ export class TaskRunner {
     priority = 0,
     timeoutMs = this.h.taskTimeoutMs,
     resultOverChannel = false,
+    handle: JobHandle = {},
   ): Promise<TaskReturn> {
     const { kernel, partition, placement, step } = fields;
     try {
@@ -151,6 +190,8 @@ export class TaskRunner {
         {
           wait: (jobId) => {
             const waiting = this.waitFor(jobId, timeoutMs);
+            handle.cancel = () => waiting.cancel();
+            handle.jobId = jobId;
             // The id that answered travels with the answer: a requeued task's result arrives
             // over the task channel under its new job id.
             const promise = waiting.promise.then((answer) => ({ ...answer, jobId }));
@@ -160,24 +201,8 @@ export class TaskRunner {
             return { promise, cancel: () => waiting.cancel() };
           },
           add: async (queue, jobId, worker) => {
-            const lost = this.h.lostError();
-            if (lost !== undefined) throw lost;
-            if (resultOverChannel) {
-              this.h.transport.expect(jobId, fields.resultLength * 8);
-              // The arguments go to the owner now, while the job travels through the queue.
-              if (worker !== undefined) this.h.transport.push(worker, fields.argsKey);
-            }
-            await this.h.io(
-              (queue ?? this.h.queue).add(kernel, makeTaskMessage({ ...fields, jobId }, this.h.secret), {
-                jobId,
-                attempts: this.h.attempts,
-                backoff: { type: 'exponential', delay: 200 },
-                // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
-                ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
-                removeOnComplete: { age: 600 },
-                removeOnFail: { age: 3600 },
-              }),
-            );
+            handle.queue = queue;
+            await this.addJob(fields, queue, jobId, worker, priority, resultOverChannel);
           },
         },
       );
@@ -188,6 +213,111 @@ export class TaskRunner {
         "see the failing worker's log (distml worker prints every task it refuses or fails)",
       );
     }
+  }
+
+  /**
+   * Adds job `jobId` of the task `fields` to `queue` (of worker `worker`), or to the shared queue,
+   * after pushing the pass's arguments to that worker.
+   */
+  private async addJob(
+    fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
+    queue: Queue | undefined,
+    jobId: string,
+    worker: string | undefined,
+    priority: number,
+    resultOverChannel: boolean,
+  ): Promise<void> {
+    const lost = this.h.lostError();
+    if (lost !== undefined) throw lost;
+    if (resultOverChannel) {
+      this.h.transport.expect(jobId, fields.resultLength * 8);
+      // The arguments go to the owner now, while the job travels through the queue.
+      if (worker !== undefined) this.h.transport.push(worker, fields.argsKey);
+    }
+    await this.h.io(
+      (queue ?? this.h.queue).add(fields.kernel, makeTaskMessage({ ...fields, jobId }, this.h.secret), {
+        jobId,
+        attempts: this.h.attempts,
+        backoff: { type: 'exponential', delay: 200 },
+        // BullMQ runs priority 1 first; 0 means "no priority", which runs before any prioritised job.
+        ...(priority > 0 ? { priority: Math.max(1, 1_000_000 - priority) } : {}),
+        removeOnComplete: { age: 600 },
+        removeOnFail: { age: 3600 },
+      }),
+    );
+  }
+
+  /**
+   * Runs a pass's task on its owner; should it run past the straggler limit of its pass, a copy
+   * runs on another worker too, and whichever answers first is used (the other is cancelled, and
+   * removed from its queue if it has not started).
+   */
+  private async withSpeculation(
+    t: TaskCall,
+    fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
+    rule: Speculation,
+  ): Promise<TaskReturn> {
+    const pass = this.passes.get(t.step) ?? { started: 0, settled: 0, durations: [] };
+    this.passes.set(t.step, pass);
+    pass.started++;
+    const began = performance.now();
+    const own: JobHandle = {};
+    const other: JobHandle = {};
+    const original = this.queue(fields, t.priority ?? 0, undefined, true, own);
+    let timer: NodeJS.Timeout | undefined;
+    const copied = new Promise<TaskReturn>((resolve) => {
+      timer = setInterval(() => {
+        const limit = stragglerLimit(pass, rule);
+        if (limit === undefined || performance.now() - began < limit) return;
+        clearInterval(timer);
+        // A copy that cannot run (no other worker, its worker fails) leaves the original to answer.
+        this.queueCopy(t, fields, other).then(resolve, () => {});
+      }, STRAGGLER_CHECK_MS);
+      timer.unref();
+    });
+    // Once a copy answered, the original is cancelled: its rejection is expected.
+    original.catch(() => {});
+    try {
+      const winner = await Promise.race([
+        original.then((answer) => ({ answer, loser: other })),
+        copied.then((answer) => ({ answer, loser: own })),
+      ]);
+      if (winner.loser === own) this.speculativeWins++;
+      cancel(winner.loser);
+      pass.durations.push(performance.now() - began);
+      return winner.answer;
+    } catch (err) {
+      cancel(other);
+      throw err;
+    } finally {
+      clearInterval(timer);
+      if (++pass.settled === pass.started) this.passes.delete(t.step);
+    }
+  }
+
+  /** Queues a copy of task `fields` on a worker other than its partition's owner. */
+  private async queueCopy(
+    t: TaskCall,
+    fields: Omit<TaskMessage, 'v' | 'nonce' | 'sig'>,
+    handle: JobHandle,
+  ): Promise<TaskReturn> {
+    const route = await this.h.router.copyRoute(t.on.id, t.partition);
+    if (route === undefined) throw new Error('no other worker for a copy');
+    // `BASE-r…`: forgotten with the task's other ids once it is over (see DriverChannel.forget).
+    const jobId = `${fields.jobId}-rs`;
+    this.speculativeCopies++;
+    this.h.log(
+      `task ${fields.jobId} (${fields.kernel} on partition ${t.partition}) runs long: a speculative copy goes to worker ${route.worker.name}`,
+    );
+    const waiting = this.waitFor(jobId, this.h.taskTimeoutMs);
+    Object.assign(handle, { cancel: () => waiting.cancel(), queue: route.queue, jobId });
+    try {
+      await this.addJob(fields, route.queue, jobId, route.worker.id, t.priority ?? 0, true);
+    } catch (err) {
+      waiting.cancel();
+      throw err;
+    }
+    return { ...(await waiting.promise), jobId };
   }
 
   /** Counts a task that answered: its kernel time, its worker, whether it was retried. */
@@ -204,6 +334,8 @@ export class TaskRunner {
       kernelSeconds: this.kernelSeconds,
       retries: this.retries,
       tasksByWorker: { ...this.tasksByWorker },
+      speculativeCopies: this.speculativeCopies,
+      speculativeWins: this.speculativeWins,
     };
   }
 
@@ -275,4 +407,22 @@ export class TaskRunner {
       },
     };
   }
+}
+
+/**
+ * How long a task of `pass` may run before it is a straggler: once at least half of the pass's
+ * tasks (and at least one other) have finished, `multiplier` × their median, and at least `minMs`.
+ */
+function stragglerLimit(pass: PassClock, rule: Speculation): number | undefined {
+  const done = pass.durations.length;
+  if (pass.started < 2 || done === 0 || done * 2 < pass.started) return undefined;
+  const sorted = [...pass.durations].sort((a, b) => a - b);
+  const median = done % 2 === 1 ? sorted[(done - 1) / 2]! : (sorted[done / 2 - 1]! + sorted[done / 2]!) / 2;
+  return Math.max(rule.minMs, rule.multiplier * median);
+}
+
+/** Stops waiting for a job that lost the race, and removes it from its queue if it has not started. */
+function cancel(job: JobHandle): void {
+  job.cancel?.();
+  if (job.queue !== undefined && job.jobId !== undefined) void job.queue.remove(job.jobId).catch(() => 0);
 }
