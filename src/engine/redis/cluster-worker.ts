@@ -130,10 +130,22 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         worker: info.name,
         attempt: job.attemptsStarted,
         entry: options.loopEntry,
-        loadPartition: (p) =>
-          loadPartition(redis, keys, partitions, { ...m, partition: p }, (part) =>
-            log(`loaded partition ${p} of ${m.placement} from Redis for a loop: ${part.rows} rows`),
-          ),
+        loadPartition: (p, lineage) =>
+          lineage === undefined
+            ? loadPartition(redis, keys, partitions, { ...m, partition: p }, (part) =>
+                log(`loaded partition ${p} of ${m.placement} from Redis for a loop: ${part.rows} rows`),
+              )
+            : sourcePartition(
+                redis,
+                specs,
+                partitions,
+                keys.partition(m.run, m.placement, p),
+                lineage,
+                (key, part) => {
+                  log(`read partition ${p} of ${m.placement} from its source for a loop: ${part.rows} rows`);
+                  return remember(partitions, key, part, PARTITION_CACHE);
+                },
+              ),
         log,
       });
     }

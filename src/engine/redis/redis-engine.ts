@@ -39,7 +39,13 @@ import {
   redisOptions,
 } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
-import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
+import {
+  emptyLoopTelemetry,
+  type LoopHost,
+  type LoopTelemetry,
+  loopSlots,
+  runClusterLoop,
+} from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
 import { type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
 import { channelKey, ResultServer } from './result-channel.ts';
@@ -49,6 +55,7 @@ import {
   type PlacedLineage,
   profileSources,
   type SourceDriver,
+  slotLineages,
   storeLineage,
 } from './source-partitions.ts';
 import { makeTaskMessage, type TaskMessage } from './task-message.ts';
@@ -401,13 +408,6 @@ export class RedisEngine implements Engine {
   ): Promise<LoopResult> {
     this.checkOpen();
     this.placementOf(on);
-    if (this.lineages.has(on.id)) {
-      throw new DistmlError(
-        'KERNEL',
-        `loop kernel '${kernel}' (parameter-server training) cannot run on partitions the workers read from a source yet`,
-        'train SGD models without --shared-data: the driver then places the partitions in Redis',
-      );
-    }
     const host: LoopHost = {
       redis: this.redis,
       keys: this.keys,
@@ -517,7 +517,8 @@ export class RedisEngine implements Engine {
     const jobId = `${this.run}-${step}-${partition}`;
     // A loop slot's partitions are loaded by the slot itself (loop-slot.ts), and its small result
     // goes through Redis; a pass's task carries its partition's lineage and the result channel.
-    const placed = loop ? undefined : this.lineages.get(on.id);
+    // A slot on partitions read from a source carries the lineages of all those it owns.
+    const placed = this.lineages.get(on.id);
     let result: Float64Array;
     let answer: TaskReturn;
     try {
@@ -531,7 +532,11 @@ export class RedisEngine implements Engine {
           placement: on.id,
           argsKey,
           resultLength,
-          ...(placed === undefined ? {} : { lineage: messageLineage(placed, partition) }),
+          ...(placed === undefined
+            ? {}
+            : loop
+              ? { lineages: slotLineages(placed, partition, loopSlots(this.workers, on.partitions)) }
+              : { lineage: messageLineage(placed, partition) }),
           ...(loop ? {} : this.channelFields()),
         },
         priority,

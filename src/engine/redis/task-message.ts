@@ -36,6 +36,11 @@ export interface TaskMessage {
   readonly resultLength: number;
   /** Present when the partition is read from a source rather than stored in Redis. */
   readonly lineage?: MessageLineage;
+  /**
+   * A loop slot's task on partitions read from a source: the lineage of each partition the slot
+   * owns, in partition order (slot, slot + W, …).
+   */
+  readonly lineages?: readonly MessageLineage[];
   /** `host:port` of the driver's result channel (result-channel.ts), when it has one. */
   readonly resultTo?: string;
   /** Key of the result channel (hex), when there is no cluster secret to derive it from. */
@@ -54,10 +59,12 @@ export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malf
 function canonical(m: Omit<TaskMessage, 'sig'>): string {
   // The lineage is signed too: a forged one could make a worker read any file it can reach.
   const lineage = m.lineage === undefined ? [] : [m.lineage];
+  const lineages = m.lineages === undefined ? [] : [{ lineages: m.lineages }];
   // So is the result channel's address: a forged one would send results to someone else.
   const channel = m.resultTo === undefined ? [] : [m.resultTo, m.resultToken ?? ''];
   return JSON.stringify([
     ...lineage,
+    ...lineages,
     ...channel,
     m.v,
     m.run,
@@ -101,6 +108,7 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
     !Number.isSafeInteger(m.partition) ||
     !Number.isSafeInteger(m.resultLength) ||
     (m.lineage !== undefined && !isLineage(m.lineage)) ||
+    (m.lineages !== undefined && !(Array.isArray(m.lineages) && m.lineages.every(isLineage))) ||
     (m.resultTo !== undefined && typeof m.resultTo !== 'string') ||
     (m.resultToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.resultToken)))
   ) {
