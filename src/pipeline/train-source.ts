@@ -5,6 +5,7 @@
  * label encoding that training from a frame learns, and the workers encode their splits with it.
  * No row passes through the driver.
  */
+import { redactedUrl } from '../data/byte-source.ts';
 import type { Field } from '../data/frame.ts';
 import { planSource } from '../data/source.ts';
 import type { Plain } from '../engine/source-tasks.ts';
@@ -75,7 +76,7 @@ export async function trainFromSource(
   }
   if (weight !== undefined && !source.columns.some((c) => c.name === weight)) {
     throw new UsageError(
-      `--sample-weight: ${location} has no column '${weight}'`,
+      `--sample-weight: ${redactedUrl(location)} has no column '${weight}'`,
       `its columns: ${source.columns.map((c) => c.name).join(', ')}`,
     );
   }

@@ -369,6 +369,19 @@ test('a negative or non-numeric weight fails on its worker, naming the file, the
     // The line and column named are those of the bad value: read them back from the file.
     assert.ok((await textAt(csv, Number(m[2]), Number(m[3]), Number(m[4]))).startsWith(`${bad},`));
   }
+  const missing = await runCli([
+    'train',
+    join(dir, 'negative.csv'),
+    ...WEIGHTED,
+    '--sample-weight',
+    'weight',
+    ...cluster('--partitions', '3'),
+  ]);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(
+    missing.stderr,
+    /--sample-weight: \S+negative\.csv has no column 'weight' \(its columns: a, b, w, y\)/,
+  );
   const parquet = join(dir, 'negative.parquet');
   await writeParquet(parquet, await readCsv(join(dir, 'negative.csv')), { rowGroupSize: 500 });
   const r = await runCli(['train', parquet, ...weighted, ...cluster('--partitions', '3')]);

@@ -246,8 +246,8 @@ function watchSlots(
           fail(
             new TaskFailedError(
               `only ${W - waiting} of its ${W} slots started within ${Math.round(host.joinTimeoutMs / 1000)} s; ` +
-                'each slot needs a `distml worker` process of its own at the same time',
-              'start more worker processes (or --threads N), or train with fewer --partitions',
+                'each slot needs a `distml worker` process of its own at the same time, and starts once it has loaded its partitions',
+              'start more worker processes (or --threads N), train with fewer --partitions, or raise --join-timeout if the workers are still reading their partitions',
             ),
           );
         }

@@ -1,11 +1,11 @@
 /**
- * A cluster worker's side of a parameter-server loop: one loop slot. The slot claims its place (a
- * slot runs once: parameter-server training is not retried, so a slot whose first worker died must
- * not start again elsewhere), keeps a short-lived heartbeat the driver watches, loads its
- * partitions (p mod W = slot: from Redis, or from their source by the lineages its task carries),
- * runs the loop kernel on a thread (loop-thread.ts) and serves that
- * thread's parameter-server calls against Redis (redis-parameter-server.ts). A failing slot aborts
- * the whole loop, so the other slots stop at their next call instead of waiting out their timeout.
+ * A cluster worker's side of a parameter-server loop: one loop slot. The slot loads its partitions
+ * (p mod W = slot: from Redis, or from their source by the lineages its task carries), claims its
+ * place (a slot runs once: parameter-server training is not retried, so a slot whose first worker
+ * died must not start again elsewhere), keeps a short-lived heartbeat the driver watches, runs the
+ * loop kernel on a thread (loop-thread.ts) and serves that thread's parameter-server calls against
+ * Redis (redis-parameter-server.ts). A failing slot aborts the whole loop, so the other slots stop
+ * at their next call instead of waiting out their timeout.
  */
 import { randomBytes } from 'node:crypto';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -80,6 +80,11 @@ export async function runLoopSlot(ctx: LoopSlotContext): Promise<LoopSlotReturn>
         'this worker cannot run parameter-server loops: it was started without a loop thread entry',
         'start workers with `distml worker`',
       );
+    // Partitions first, before the claim: a slot counts as started once it can clock, so a slow
+    // read (a large partition from its source) runs under the loop's join timeout, not under the
+    // other slots' clock timeout; and a process lost while reading leaves the slot unclaimed, free
+    // to start where the router queues the task again.
+    const parts = await loadOwned(ctx, layout, slot);
     const stopped = await redis.get(keys.abort);
     if (stopped !== null)
       throw new DistmlError('KERNEL', `the loop was stopped before slot ${slot} began: ${stopped}`);
@@ -96,7 +101,6 @@ export async function runLoopSlot(ctx: LoopSlotContext): Promise<LoopSlotReturn>
       );
     }
     beat = setInterval(renew, SLOT_BEAT_MS);
-    const parts = await loadOwned(ctx, layout, slot);
     const started = performance.now();
     const out = await serve(ctx, keys, layout, slot, parts);
     const seconds = (performance.now() - started) / 1000;
