@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memorySource } from './byte-source.ts';
-import { byteRanges, csvLayout, readCsvRange } from './csv-range.ts';
+import { byteRanges, csvLayout, rangeRowPosition, readCsvRange } from './csv-range.ts';
 import { parseCsv } from './csv-reader.ts';
 
 const ROWS = [
@@ -100,4 +100,35 @@ test('a quoted field with a line break is refused with the byte offset of its li
     readCsvRange(source, layout, 10, text.length),
     /the line at byte 11 has a quoted field/,
   );
+});
+
+test("rangeRowPosition names the line (header = 1, blank lines counted) and byte column of a row's field", async () => {
+  // Every field holds a token naming its row and column, so a position can be checked by reading
+  // the text at it: line LINE of (header + the file from the range's first byte), byte COLUMN.
+  const lines = ['a,b,c'];
+  for (let r = 0; r < 9; r++) lines.push(r === 4 ? `r4a,"r4b, quoted",r4c` : `r${r}a,r${r}b,r${r}c`);
+  lines.splice(3, 0, '');
+  lines.splice(7, 0, '\r');
+  const text = `${lines.join('\n')}\n`;
+  const source = memorySource(Buffer.from(text));
+  const layout = await csvLayout(source, ',');
+  const header = text.slice(0, text.indexOf('\n') + 1);
+  for (const p of [1, 2, 3, 5]) {
+    // Data rows before the range: data row r of the file holds the tokens r<r>a, r<r>b, r<r>c.
+    let before = 0;
+    for (const [a, b] of byteRanges(text.length, p)) {
+      const rows = (await readCsvRange(source, layout, a, b)).rows;
+      for (let row = 0; row < rows; row++) {
+        for (let field = 0; field < 3; field++) {
+          const at = await rangeRowPosition(source, layout, a, b, row, field);
+          const m = /^<memory> \(range from byte (\d+); line 1 = the header\):(\d+):(\d+)$/.exec(at);
+          assert.ok(m !== null, at);
+          const shown = `${header}${text.slice(Number(m[1]))}`.split('\n')[Number(m[2]) - 1]!;
+          const token = shown.slice(Number(m[3]) - 1).replace(/^"/, '');
+          assert.ok(token.startsWith(`r${before + row}${'abc'[field]}`), `${at}: '${shown}'`);
+        }
+      }
+      before += rows;
+    }
+  }
 });

@@ -141,6 +141,47 @@ export async function readCsvRange(
   });
 }
 
+/**
+ * Where data row `row` (counted from 0 within range [a, b)) and its field `field` sit, as
+ * `FILE (range from byte S; line 1 = the header):LINE:COLUMN`: the way this range's parse errors
+ * name a place (LINE counts the header as 1, and blank lines; COLUMN is the byte in the line, from
+ * 1). For messages about a value found after parsing; it reads the range again.
+ */
+export async function rangeRowPosition(
+  source: ByteSource,
+  layout: CsvLayout,
+  a: number,
+  b: number,
+  row: number,
+  field: number,
+): Promise<string> {
+  const { start, bytes } = await ownedSpan(source, layout, a, b);
+  const where = `${source.location} (range from byte ${start}; line 1 = the header)`;
+  const delimiter = layout.delimiter.charCodeAt(0);
+  let line = 2;
+  let seen = 0;
+  for (let pos = 0; pos < bytes.length; line++) {
+    let next = bytes.indexOf(LF, pos);
+    if (next < 0) next = bytes.length;
+    // Blank lines carry no row (as the parser reads them).
+    const blank = next === pos || (next === pos + 1 && bytes[pos] === CR);
+    if (!blank && seen++ === row) {
+      // Quoted fields never span lines here (checkLines refuses them), so quotes only hide delimiters.
+      let quoted = false;
+      let j = 0;
+      for (let i = pos; i < next; i++) {
+        if (j === field) return `${where}:${line}:${i - pos + 1}`;
+        const c = bytes[i]!;
+        if (c === QUOTE) quoted = !quoted;
+        else if (c === delimiter && !quoted) j++;
+      }
+      return `${where}:${line}:${next - pos + 1}`;
+    }
+    pos = next + 1;
+  }
+  return `${where}, data row ${row + 1}`;
+}
+
 function emptyFrame(layout: CsvLayout): Frame {
   const columns: Column[] = layout.columns.map((c) =>
     c.kind === 'number'

@@ -9,7 +9,7 @@ import { extname } from 'node:path';
 import type { FileMetaData } from 'hyparquet';
 import { DataFormatError, UsageError } from '../errors.ts';
 import { type ByteSource, isUrl, openByteSource, redactedUrl } from './byte-source.ts';
-import { byteRanges, csvLayout, readCsvRange } from './csv-range.ts';
+import { byteRanges, csvLayout, rangeRowPosition, readCsvRange } from './csv-range.ts';
 import type { Frame } from './frame.ts';
 import { formatOf } from './read.ts';
 
@@ -118,6 +118,25 @@ export async function readSplit(split: SourceSplit): Promise<Frame> {
   const { decodeParquetRows } = await import('./parquet.ts');
   const { file, metadata } = await parquetFooter(source);
   return decodeParquetRows(redactedUrl(split.location), file, metadata, split.rowStart, split.rowEnd);
+}
+
+/**
+ * Where data row `row` (counted from 0 within the split) and its column `column` are, for a
+ * message about a value found after reading: `FILE (range from byte S; line 1 = the header):LINE:COL`
+ * for CSV (as the split's parse errors say it), `FILE, data row N, column 'C'` for Parquet (N counts
+ * from the file's first row).
+ */
+export async function splitRowPosition(split: SourceSplit, row: number, column: string): Promise<string> {
+  if (split.format === 'parquet')
+    return `${redactedUrl(split.location)}, data row ${split.rowStart + row + 1}, column '${column}'`;
+  const field = split.columns.findIndex((c) => c.name === column);
+  const layout = {
+    delimiter: split.delimiter,
+    columns: split.columns,
+    dataStart: split.dataStart,
+    size: split.size,
+  };
+  return rangeRowPosition(openByteSource(split.location), layout, split.start, split.end, row, field);
 }
 
 async function planParquet(location: string, source: ByteSource, partitions: number): Promise<SourcePlan> {

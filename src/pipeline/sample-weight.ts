@@ -19,18 +19,7 @@ export function readSampleWeights(
   target: string,
   definition: ModelDefinition,
 ): Float64Array {
-  if (definition.sampleWeights !== true) {
-    throw new UsageError(
-      `--sample-weight: ${definition.name} does not support sample weights`,
-      'linear-regression and ridge do; drop the option or pick one of them',
-    );
-  }
-  if (name === target) {
-    throw new UsageError(
-      `--sample-weight: column '${name}' is the target`,
-      'name a column of non-negative weights other than the target',
-    );
-  }
+  checkSampleWeightOption(name, target, definition);
   let column: Column;
   try {
     column = frame.column(name);
@@ -45,25 +34,67 @@ export function readSampleWeights(
     );
   }
   const w = column.values;
+  const bad = firstBadWeight(w);
+  if (bad >= 0) throw badWeightError(name, w[bad]!, { row: bad + 1 });
   let sum = 0;
-  for (let i = 0; i < w.length; i++) {
-    const v = w[i]!;
-    if (!(Number.isFinite(v) && v >= 0)) {
-      const what = Number.isNaN(v) ? 'a missing value' : String(v);
-      throw new DataValueError(
-        `sample weight column '${name}' holds ${what} in data row ${i + 1}`,
-        'weights must be finite numbers ≥ 0; give the row weight 0 to leave it out',
-      );
-    }
-    sum += v;
-  }
-  if (w.length > 0 && !(sum > 0)) {
-    throw new DataValueError(
-      `sample weight column '${name}' is all zeros`,
-      'at least one row needs a positive weight',
+  for (let i = 0; i < w.length; i++) sum += w[i]!;
+  if (w.length > 0 && !(sum > 0)) throw allZeroWeightsError(name);
+  return Float64Array.from(w);
+}
+
+/**
+ * The checks of `--sample-weight` that need no data: the model takes weights, and the column is
+ * not the target.
+ * @throws UsageError naming the option and the fix
+ */
+export function checkSampleWeightOption(name: string, target: string, definition: ModelDefinition): void {
+  if (definition.sampleWeights !== true) {
+    throw new UsageError(
+      `--sample-weight: ${definition.name} does not support sample weights`,
+      'linear-regression and ridge do; drop the option or pick one of them',
     );
   }
-  return Float64Array.from(w);
+  if (name === target) {
+    throw new UsageError(
+      `--sample-weight: column '${name}' is the target`,
+      'name a column of non-negative weights other than the target',
+    );
+  }
+}
+
+/** Index of the first weight that is not a finite number ≥ 0 (missing is NaN), or -1. */
+export function firstBadWeight(w: Float64Array): number {
+  for (let i = 0; i < w.length; i++) {
+    const v = w[i]!;
+    if (!(Number.isFinite(v) && v >= 0)) return i;
+  }
+  return -1;
+}
+
+/**
+ * The error for a bad weight `value` of column `name`.
+ * @param where - where it is: `in data row N` (after the message), or `FILE:LINE:COLUMN` (before)
+ */
+export function badWeightError(
+  name: string,
+  value: number,
+  where: { row: number } | { at: string },
+): DataValueError {
+  const what = Number.isNaN(value) ? 'a missing value' : String(value);
+  return new DataValueError(
+    'row' in where
+      ? `sample weight column '${name}' holds ${what} in data row ${where.row}`
+      : `${where.at}: sample weight column '${name}' holds ${what}`,
+    'weights must be finite numbers ≥ 0; give the row weight 0 to leave it out',
+  );
+}
+
+/** The error for weights that sum to zero: no row would count. */
+export function allZeroWeightsError(name: string): DataValueError {
+  return new DataValueError(
+    `sample weight column '${name}' is all zeros`,
+    'at least one row needs a positive weight',
+  );
 }
 
 /**

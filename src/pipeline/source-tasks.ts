@@ -9,9 +9,9 @@
 import { redactedUrl } from '../data/byte-source.ts';
 import type { DesignMatrix } from '../data/design-matrix.ts';
 import { type Column, columnLength, type Frame, MISSING_CODE } from '../data/frame.ts';
-import { readSplit, type SourceSplit } from '../data/source.ts';
+import { readSplit, type SourceSplit, splitRowPosition } from '../data/source.ts';
 import { type Plain, registerSourceHandlers } from '../engine/source-tasks.ts';
-import { ColumnNotFoundError, DistmlError, TargetError } from '../errors.ts';
+import { ColumnNotFoundError, DataValueError, DistmlError, TargetError } from '../errors.ts';
 import { encodeLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
 import { applyPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
 import {
@@ -20,6 +20,7 @@ import {
   summarizeFeatures,
   summarizeLabels,
 } from '../preprocess/summaries.ts';
+import { appendWeightColumn, badWeightError, firstBadWeight } from './sample-weight.ts';
 
 /** Registry name of these handlers. */
 export const TABULAR_SOURCE = 'tabular';
@@ -28,6 +29,8 @@ export const TABULAR_SOURCE = 'tabular';
 export interface ProfileSpec {
   readonly target: string;
   readonly task: 'classification' | 'regression';
+  /** Column of per-row sample weights: checked, summed, and not a feature. */
+  readonly sampleWeight?: string;
 }
 
 /** What a profile returns. */
@@ -36,6 +39,8 @@ export interface SplitProfile {
   readonly features: readonly ColumnSummary[];
   /** For classification. */
   readonly labels?: LabelSummary;
+  /** Sum of the split's sample weights, with `sampleWeight` (the driver refuses an all-zero total). */
+  readonly weightSum?: number;
 }
 
 /** How a build encodes its rows. */
@@ -59,15 +64,22 @@ export function describeSplit(split: SourceSplit): string {
 async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as ProfileSpec;
-  const frame = await readSplit(split);
+  const frame = await readSplit(split).catch((err: unknown) => {
+    throw weightTextError(err, spec.sampleWeight);
+  });
+  const weights =
+    spec.sampleWeight === undefined ? undefined : await splitWeights(frame, split, spec.sampleWeight);
   const summary = inSplit(split, () => {
     const target = targetOf(frame, spec.target, split);
     if (spec.task === 'regression') regressionTarget(target);
     else checkLabelsPresent(target);
+    let weightSum = 0;
+    if (weights !== undefined) for (let i = 0; i < weights.length; i++) weightSum += weights[i]!;
     const result: SplitProfile = {
       rows: frame.rows,
-      features: summarizeFeatures(frame.drop([spec.target])),
+      features: summarizeFeatures(frame.drop(notFeatures(spec))),
       ...(spec.task === 'classification' ? { labels: summarizeLabels(target) } : {}),
+      ...(weights === undefined ? {} : { weightSum }),
     };
     return result;
   });
@@ -83,16 +95,77 @@ async function build(splitData: Plain, specData: Plain): Promise<DesignMatrix> {
   const key = JSON.stringify(split);
   const frame = profiled.get(key) ?? (await readSplit(split));
   profiled.delete(key);
+  // The profile of this split checked the weights (every split is profiled before any is built).
+  const weights =
+    spec.sampleWeight === undefined ? undefined : await splitWeights(frame, split, spec.sampleWeight);
   return inSplit(split, () => {
     const target = targetOf(frame, spec.target, split);
-    const features = frame.drop([spec.target]);
-    const { X, rows, cols } = applyPlan(spec.plan, features, describeSplit(split));
+    const features = frame.drop(notFeatures(spec));
+    const encoded = applyPlan(spec.plan, features, describeSplit(split));
+    const { rows, cols } = encoded;
     const y =
       spec.task === 'classification'
         ? Float64Array.from(encodeLabels(spec.labels!, target))
         : Float64Array.from(regressionTarget(target));
-    return { rows, cols, X, y };
+    // Weighted partitions hold the weights as their last column, as the frame path places them.
+    if (weights === undefined) return { rows, cols, X: encoded.X, y };
+    const X = appendWeightColumn(encoded.X, rows, cols, weights, (n) => new Float64Array(n));
+    return { rows, cols: cols + 1, X, y };
   });
+}
+
+/** The columns that are not features: the target, and the sample weights. */
+function notFeatures(spec: ProfileSpec): string[] {
+  return spec.sampleWeight === undefined ? [spec.target] : [spec.target, spec.sampleWeight];
+}
+
+/**
+ * The sample weights of a split, checked as training from a frame checks them (numeric, finite,
+ * ≥ 0); a bad one is named by file, line and column (see {@link splitRowPosition}).
+ */
+async function splitWeights(frame: Frame, split: SourceSplit, name: string): Promise<Float64Array> {
+  if (!frame.has(name)) {
+    throw new ColumnNotFoundError(
+      `--sample-weight: ${redactedUrl(split.location)} has no column '${name}'`,
+      `columns: ${frame.names.join(', ')}`,
+    );
+  }
+  const column = frame.column(name);
+  let values: Float64Array;
+  if (column.kind === 'category') {
+    // The head sample met text in the column, but maybe in another split: name the first value
+    // here that is not a number. A split whose values all read as numbers gives those numbers.
+    values = new Float64Array(column.codes.length);
+    for (let i = 0; i < values.length; i++) {
+      const code = column.codes[i]!;
+      const text = code === MISSING_CODE ? '' : column.levels[code]!.trim();
+      values[i] = text === '' ? Number.NaN : Number(text);
+      if (text !== '' && Number.isNaN(values[i]!)) {
+        throw new DataValueError(
+          `${await splitRowPosition(split, i, name)}: sample weight column '${name}' holds text '${text}', not a number`,
+          'weights must be finite numbers ≥ 0',
+        );
+      }
+    }
+  } else values = column.values;
+  const bad = firstBadWeight(values);
+  if (bad >= 0) throw badWeightError(name, values[bad]!, { at: await splitRowPosition(split, bad, name) });
+  return values;
+}
+
+/**
+ * A parse error about text in the (numeric) weight column, with the weights' hint instead of the
+ * parser's `--categorical` (which would not help); any other error as it is.
+ */
+function weightTextError(err: unknown, name: string | undefined): unknown {
+  if (
+    name === undefined ||
+    !(err instanceof DataValueError) ||
+    !err.message.includes(`column '${name}' holds text`)
+  )
+    return err;
+  const bare = err.hint === undefined ? err.message : err.message.slice(0, -(err.hint.length + 3));
+  return new DataValueError(bare, 'sample weights must be finite numbers ≥ 0 on every row');
 }
 
 /** Missing class labels fail here, where the row is known, rather than after the merge. */

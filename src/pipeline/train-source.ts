@@ -5,6 +5,7 @@
  * label encoding that training from a frame learns, and the workers encode their splits with it.
  * No row passes through the driver.
  */
+import { redactedUrl } from '../data/byte-source.ts';
 import type { Field } from '../data/frame.ts';
 import { planSource } from '../data/source.ts';
 import type { Plain } from '../engine/source-tasks.ts';
@@ -20,6 +21,7 @@ import {
   mergeSummaries,
   planFromSummaries,
 } from '../preprocess/summaries.ts';
+import { allZeroWeightsError, checkSampleWeightOption } from './sample-weight.ts';
 import { type BuildSpec, type ProfileSpec, type SplitProfile, TABULAR_SOURCE } from './source-tasks.ts';
 import { fitPlaced, type TrainOptions } from './train.ts';
 import type { TrainedModel } from './trained-model.ts';
@@ -57,14 +59,10 @@ export async function trainFromSource(
       'workers read their own partitions; on one machine, train from the file without --shared-data',
     );
   }
-  if (options.sampleWeight !== undefined) {
-    throw new UsageError(
-      '--sample-weight is not supported with --shared-data yet',
-      'train without --shared-data to use sample weights',
-    );
-  }
   const definition = getModel(options.model);
   const estimator = definition.create(options.params ?? {});
+  const weight = options.sampleWeight;
+  if (weight !== undefined) checkSampleWeightOption(weight, options.target, definition);
   const source = await planSource(location, {
     partitions: options.partitions ?? engine.workers,
     ...(options.delimiter === undefined ? {} : { delimiter: options.delimiter }),
@@ -76,8 +74,18 @@ export async function trainFromSource(
       `its columns: ${source.columns.map((c) => c.name).join(', ')}`,
     );
   }
+  if (weight !== undefined && !source.columns.some((c) => c.name === weight)) {
+    throw new UsageError(
+      `--sample-weight: ${redactedUrl(location)} has no column '${weight}'`,
+      `its columns: ${source.columns.map((c) => c.name).join(', ')}`,
+    );
+  }
   const splits = source.splits as unknown as Plain[];
-  const profileSpec: ProfileSpec = { target: options.target, task: definition.task };
+  const profileSpec: ProfileSpec = {
+    target: options.target,
+    task: definition.task,
+    ...(weight === undefined ? {} : { sampleWeight: weight }),
+  };
   const profiles = (await engine.profileSources({
     handlers: TABULAR_SOURCE,
     splits,
@@ -87,8 +95,10 @@ export async function trainFromSource(
   let rows = 0;
   let features: ColumnSummary[] | undefined;
   let labelSummary: LabelSummary | undefined;
+  let weightSum = 0;
   for (const p of profiles) {
     rows += p.rows;
+    weightSum += p.weightSum ?? 0;
     if (p.rows === 0) continue; // an empty split's summaries add nothing (and its kinds are empty)
     features = features === undefined ? [...p.features] : mergeSummaries(features, p.features);
     if (p.labels !== undefined)
@@ -97,14 +107,16 @@ export async function trainFromSource(
   if (rows === 0 || features === undefined) {
     throw new EmptyDataError(`${location} has a header but no data rows`, 'add rows, or check the path');
   }
+  if (weight !== undefined && !(weightSum > 0)) throw allZeroWeightsError(weight);
   const plan = planFromSummaries(features, definition.inputNeeds(estimator.params));
   const labels: LabelEncoding | undefined =
     labelSummary === undefined ? undefined : classesFromSummary(labelSummary);
   const buildSpec: BuildSpec = { ...profileSpec, plan, ...(labels === undefined ? {} : { labels }) };
+  // Weighted partitions carry the weights as a last column, as training from a frame places them.
   const matrix = await engine.placeSources(
     { handlers: TABULAR_SOURCE, splits, spec: buildSpec as unknown as Plain },
     rows,
-    plan.outputNames.length,
+    plan.outputNames.length + (weight === undefined ? 0 : 1),
   );
   const schema: Field[] = plan.steps.map((s) =>
     s.kind === 'number'
@@ -120,7 +132,7 @@ export async function trainFromSource(
     schema,
     ...(labels === undefined ? {} : { labels }),
     classes: labels?.classes.length ?? 0,
-    weighted: false,
+    weighted: weight !== undefined,
   });
   return { model, rows, columns: source.columns.length };
 }

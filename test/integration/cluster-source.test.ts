@@ -302,3 +302,94 @@ test("a worker's parse error names the file, the range, the line, the column and
     /late-text\.csv \(range from byte \d+; line 1 = the header\):\d+:1: column 'x' holds text 'oops'.*--categorical x/,
   );
 });
+
+/** A regression file with a weight column: noise that grows with |a|, so the weights matter. */
+async function weightedData(name: string, weightAt: (i: number) => string): Promise<string> {
+  const lines = ['a,b,w,y'];
+  for (let i = 0; i < 3000; i++) {
+    const a = ((i * 37) % 101) / 10 - 5;
+    const b = ((i * 53) % 89) / 10 - 2;
+    const noise = ((((i * 7919) % 13) - 6) / 4) * (1 + Math.abs(a));
+    lines.push(`${a},${b},${weightAt(i)},${(1 + 2 * a - b + noise).toFixed(5)}`);
+  }
+  const path = join(dir, name);
+  await writeFile(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+const WEIGHTS = ['0', '0.5', '1', '2', '3.25'];
+const WEIGHTED = ['--target', 'y', '--model', 'linear-regression', '--test-fraction', '0'];
+
+test('--sample-weight with --shared-data: the weighted model of the frame path, from a CSV and from Parquet', async () => {
+  const csv = await weightedData('weighted.csv', (i) => WEIGHTS[(i * 3) % 5]!);
+  const weighted = [...WEIGHTED, '--sample-weight', 'w'];
+  const serial = await train('w-serial', csv, ['--workers', '0', '--partitions', '3'], weighted);
+  const shared = await train('w-shared', csv, cluster('--partitions', '3'), weighted);
+  // Byte ranges cut the rows elsewhere than row blocks, so the weighted sums add in another order:
+  // measured 4.4e-16 apart; the tolerance is the one every shared-data comparison here uses.
+  assertClose(shared.coef, serial.coef);
+  const unweighted = await train('w-none', csv, ['--workers', '0', '--partitions', '3'], WEIGHTED);
+  // Unweighted, w is a feature: compare the coefficient of a.
+  const gap = Math.abs(unweighted.coef[0]! - serial.coef[0]!);
+  assert.ok(gap > 1e-3, `the weights changed nothing (${gap})`);
+  const file = await readModelFile(join(dir, 'w-shared.distml'));
+  const meta = file.meta as { preprocessing: { outputNames: string[] }; training: { sampleWeight?: string } };
+  assert.deepEqual(meta.preprocessing.outputNames, ['a', 'b'], 'the weight column is not a feature');
+  assert.equal(meta.training.sampleWeight, 'w');
+
+  const parquet = join(dir, 'weighted.parquet');
+  await writeParquet(parquet, await readCsv(csv), { rowGroupSize: 500 });
+  // Row groups of 500 put rows 0-999, 1000-1999 and 2000-2999 in the three partitions: the row
+  // blocks of --partitions 3, so the same sums add in the same order: bit for bit.
+  const fromParquet = await train('w-parquet', parquet, cluster('--partitions', '3'), weighted);
+  assert.deepStrictEqual(fromParquet.coef, serial.coef);
+});
+
+/** The line `line` of range text (the header, then the file from byte `start`), from byte `column`. */
+async function textAt(path: string, start: number, line: number, column: number): Promise<string> {
+  const text = await readFile(path, 'utf8');
+  const range = `${text.slice(0, text.indexOf('\n') + 1)}${text.slice(start)}`;
+  return range.split('\n')[line - 1]!.slice(column - 1);
+}
+
+test('a negative or non-numeric weight fails on its worker, naming the file, the line and the column', async () => {
+  const weighted = [...WEIGHTED, '--sample-weight', 'w'];
+  const at =
+    /(\S+) \(range from byte (\d+); line 1 = the header\):(\d+):(\d+): sample weight column 'w' holds (.*)/;
+  for (const [name, bad, says] of [
+    ['negative.csv', '-1.5', /holds -1\.5 \(weights must be finite numbers ≥ 0; give the row weight 0/],
+    ['text.csv', 'heavy', /holds text 'heavy', not a number \(weights must be finite numbers ≥ 0\)/],
+  ] as const) {
+    // Row 2,500 of 3,000 lies in the last of three byte ranges.
+    const csv = await weightedData(name, (i) => (i === 2499 ? bad : WEIGHTS[i % 5]!));
+    const r = await runCli(['train', csv, ...weighted, ...cluster('--partitions', '3')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, says);
+    const m = at.exec(r.stderr);
+    assert.ok(m !== null, r.stderr);
+    assert.equal(m[1], csv);
+    // The line and column named are those of the bad value: read them back from the file.
+    assert.ok((await textAt(csv, Number(m[2]), Number(m[3]), Number(m[4]))).startsWith(`${bad},`));
+  }
+  const missing = await runCli([
+    'train',
+    join(dir, 'negative.csv'),
+    ...WEIGHTED,
+    '--sample-weight',
+    'weight',
+    ...cluster('--partitions', '3'),
+  ]);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(
+    missing.stderr,
+    /--sample-weight: \S+negative\.csv has no column 'weight' \(its columns: a, b, w, y\)/,
+  );
+  const parquet = join(dir, 'negative.parquet');
+  await writeParquet(parquet, await readCsv(join(dir, 'negative.csv')), { rowGroupSize: 500 });
+  const r = await runCli(['train', parquet, ...weighted, ...cluster('--partitions', '3')]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /negative\.parquet, data row 2500, column 'w': sample weight column 'w' holds -1\.5/,
+  );
+});

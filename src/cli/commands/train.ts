@@ -372,9 +372,6 @@ function checkSharedData(dataPath: string, opts: TrainOptions): void {
       'train on every row with --test-fraction 0 --save MODEL, then score held-out data with `distml evaluate MODEL TEST`',
     );
   }
-  if (opts.sampleWeight !== undefined) {
-    throw new UsageError('--sample-weight is not supported with --shared-data yet', 'drop one of them');
-  }
   splittableFormat(dataPath);
 }
 
@@ -415,6 +412,7 @@ async function trainShared(
     engine,
     seed: opts.seed,
     ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
+    ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
     ...(opts.delimiter === undefined ? {} : { delimiter: opts.delimiter }),
     ...(opts.categorical === undefined ? {} : { categorical: splitList(opts.categorical) }),
     ...(checkpoints === undefined ? {} : { checkpoints }),
@@ -423,7 +421,13 @@ async function trainShared(
         p.iteration / p.maxIterations,
         `iter ${p.iteration}/${p.maxIterations} loss=${p.loss.toPrecision(6)} ${engineStatus(engine)}`.trimEnd(),
       ),
-    training: { data: shown, sharedData: true, testFraction: 0, seed: opts.seed },
+    training: {
+      data: shown,
+      sharedData: true,
+      testFraction: 0,
+      seed: opts.seed,
+      ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
+    },
   });
   const fitSeconds = (performance.now() - fitStarted) / 1000;
   const info = model.meta.fit;

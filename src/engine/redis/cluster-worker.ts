@@ -69,12 +69,6 @@ export interface ClusterWorker {
 const PARTITION_CACHE = 64;
 /** Broadcast values kept in memory. */
 const BROADCAST_CACHE = 16;
-/**
- * Lock of the tasks on a worker's own queue. Nobody else consumes that queue, so its lock recovers
- * nothing; it is long so that a worker presumed dead that comes back still completes its job, and
- * the driver's fence (not a lock error here) discards and logs the late result.
- */
-const OWN_QUEUE_LOCK_MS = 600_000;
 
 /** Joins the cluster and serves tasks until {@link ClusterWorker.stop}. */
 export async function startClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorker> {
@@ -134,10 +128,24 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         worker: info.name,
         attempt: job.attemptsStarted,
         entry: options.loopEntry,
-        loadPartition: (p) =>
-          loadPartition(values, keys, partitions, { ...m, partition: p }, (part) =>
-            log(`loaded partition ${p} of ${m.placement} from ${origin(m)} for a loop: ${part.rows} rows`),
-          ),
+        loadPartition: (p, lineage) =>
+          lineage === undefined
+            ? loadPartition(values, keys, partitions, { ...m, partition: p }, (part) =>
+                log(
+                  `loaded partition ${p} of ${m.placement} from ${origin(m)} for a loop: ${part.rows} rows`,
+                ),
+              )
+            : sourcePartition(
+                redis,
+                specs,
+                partitions,
+                keys.partition(m.run, m.placement, p),
+                lineage,
+                (key, part) => {
+                  log(`read partition ${p} of ${m.placement} from its source for a loop: ${part.rows} rows`);
+                  return remember(partitions, key, part, PARTITION_CACHE);
+                },
+              ),
         log,
       });
     }
@@ -203,7 +211,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     });
     return w;
   };
-  const consumers = [consume(keys.workerQueue(id), OWN_QUEUE_LOCK_MS), consume(keys.taskQueue, lockDuration)];
+  // The same lock on both queues. On its own queue, a worker's stalled check hands back a job whose
+  // start it never heard of (Redis crashed before replying): with a long lock such a job waited
+  // that long. A worker presumed dead that comes back sends its result over the task channel
+  // before it completes the job, so the driver's fence still sees and logs it.
+  const consumers = [consume(keys.workerQueue(id), lockDuration), consume(keys.taskQueue, lockDuration)];
   await Promise.all(consumers.map((w) => w.waitUntilReady()));
   const stopHeartbeat = await startHeartbeat(redis, keys, info, Math.min(HEARTBEAT_TTL_MS, lockDuration));
   log(`worker ${info.name} joined (${info.cores} cores, id ${id})`);

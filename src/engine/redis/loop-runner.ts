@@ -85,6 +85,14 @@ export function emptyLoopTelemetry(): LoopTelemetry {
   return { loops: 0, clocks: 0, roundTrips: 0, bytesOut: 0, bytesIn: 0, waitSeconds: 0, slotSeconds: 0 };
 }
 
+/**
+ * How many slots a loop over `partitions` partitions has on an engine of `workers` workers: one
+ * per worker, but never more than there are partitions. Slot w owns the partitions p mod W = w.
+ */
+export function loopSlots(workers: number, partitions: number): number {
+  return Math.max(1, Math.min(workers, partitions));
+}
+
 /** Runs one parameter-server loop on the cluster; see the module comment. */
 export async function runClusterLoop(
   host: LoopHost,
@@ -97,7 +105,7 @@ export async function runClusterLoop(
   options: { readonly timeoutMs?: number } = {},
 ): Promise<LoopResult> {
   const kernel = getLoopKernel(kernelName);
-  const W = Math.max(1, Math.min(host.workers, on.partitions));
+  const W = loopSlots(host.workers, on.partitions);
   const step = host.nextStep();
   const keys = new LoopKeys(host.keys.loop(host.run, step));
   const layout: LoopLayout = {
@@ -240,8 +248,8 @@ function watchSlots(
           fail(
             new TaskFailedError(
               `only ${W - waiting} of its ${W} slots started within ${Math.round(host.joinTimeoutMs / 1000)} s; ` +
-                'each slot needs a `distml worker` process of its own at the same time',
-              'start more worker processes (or --threads N), or train with fewer --partitions',
+                'each slot needs a `distml worker` process of its own at the same time, and starts once it has loaded its partitions',
+              'start more worker processes (or --threads N), train with fewer --partitions, or raise --join-timeout if the workers are still reading their partitions',
             ),
           );
         }

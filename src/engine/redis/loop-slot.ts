@@ -1,10 +1,11 @@
 /**
- * A cluster worker's side of a parameter-server loop: one loop slot. The slot claims its place (a
- * slot runs once: parameter-server training is not retried, so a slot whose first worker died must
- * not start again elsewhere), keeps a short-lived heartbeat the driver watches, loads its
- * partitions (p mod W = slot), runs the loop kernel on a thread (loop-thread.ts) and serves that
- * thread's parameter-server calls against Redis (redis-parameter-server.ts). A failing slot aborts
- * the whole loop, so the other slots stop at their next call instead of waiting out their timeout.
+ * A cluster worker's side of a parameter-server loop: one loop slot. The slot loads its partitions
+ * (p mod W = slot: from Redis, or from their source by the lineages its task carries), claims its
+ * place (a slot runs once: parameter-server training is not retried, so a slot whose first worker
+ * died must not start again elsewhere), keeps a short-lived heartbeat the driver watches, runs the
+ * loop kernel on a thread (loop-thread.ts) and serves that thread's parameter-server calls against
+ * Redis (redis-parameter-server.ts). A failing slot aborts the whole loop, so the other slots stop
+ * at their next call instead of waiting out their timeout.
  */
 import { randomBytes } from 'node:crypto';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -24,7 +25,7 @@ import {
   PsSession,
   readLayout,
 } from './redis-parameter-server.ts';
-import type { TaskMessage } from './task-message.ts';
+import type { MessageLineage, TaskMessage } from './task-message.ts';
 import { encodeFloat64 } from './tensor-codec.ts';
 
 /** How often a running slot renews its heartbeat, and how long the heartbeat lives. */
@@ -43,7 +44,11 @@ export interface LoopSlotContext {
   readonly attempt: number;
   /** The loop thread's entry module (pipeline/loop-thread-entry); without it loops are refused. */
   readonly entry: URL | undefined;
-  loadPartition(index: number): Promise<DesignMatrix>;
+  /**
+   * Partition `index` of the loop's placement: from Redis, or, when the task carries `lineage`
+   * (partitions read from a source), from the worker's cache or rebuilt from its source.
+   */
+  loadPartition(index: number, lineage: MessageLineage | undefined): Promise<DesignMatrix>;
   log(line: string): void;
 }
 
@@ -75,6 +80,11 @@ export async function runLoopSlot(ctx: LoopSlotContext): Promise<LoopSlotReturn>
         'this worker cannot run parameter-server loops: it was started without a loop thread entry',
         'start workers with `distml worker`',
       );
+    // Partitions first, before the claim: a slot counts as started once it can clock, so a slow
+    // read (a large partition from its source) runs under the loop's join timeout, not under the
+    // other slots' clock timeout; and a process lost while reading leaves the slot unclaimed, free
+    // to start where the router queues the task again.
+    const parts = await loadOwned(ctx, layout, slot);
     const stopped = await redis.get(keys.abort);
     if (stopped !== null)
       throw new DistmlError('KERNEL', `the loop was stopped before slot ${slot} began: ${stopped}`);
@@ -91,8 +101,6 @@ export async function runLoopSlot(ctx: LoopSlotContext): Promise<LoopSlotReturn>
       );
     }
     beat = setInterval(renew, SLOT_BEAT_MS);
-    const parts: DesignMatrix[] = [];
-    for (let p = slot; p < layout.partitions; p += layout.workers) parts.push(await ctx.loadPartition(p));
     const started = performance.now();
     const out = await serve(ctx, keys, layout, slot, parts);
     const seconds = (performance.now() - started) / 1000;
@@ -111,6 +119,24 @@ export async function runLoopSlot(ctx: LoopSlotContext): Promise<LoopSlotReturn>
     ctx.log(`loop ${m.kernel} ${reason}`);
     throw new UnrecoverableError(reason);
   }
+}
+
+/**
+ * The partitions slot `slot` owns (p mod W = slot), in partition order. On partitions read from a
+ * source the task carries one lineage for each of them, in the same order.
+ */
+async function loadOwned(ctx: LoopSlotContext, layout: LoopLayout, slot: number): Promise<DesignMatrix[]> {
+  const owned: number[] = [];
+  for (let p = slot; p < layout.partitions; p += layout.workers) owned.push(p);
+  const lineages = ctx.message.lineages;
+  if (lineages !== undefined && lineages.length !== owned.length)
+    throw new DistmlError(
+      'KERNEL',
+      `loop slot ${slot} owns ${owned.length} partitions, but its task carries ${lineages.length} lineages`,
+    );
+  const parts: DesignMatrix[] = [];
+  for (let i = 0; i < owned.length; i++) parts.push(await ctx.loadPartition(owned[i]!, lineages?.[i]));
+  return parts;
 }
 
 /** Runs the kernel on a thread and answers its calls until it is done. */

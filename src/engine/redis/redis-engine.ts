@@ -41,7 +41,13 @@ import {
   redisOptions,
 } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
-import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
+import {
+  emptyLoopTelemetry,
+  type LoopHost,
+  type LoopTelemetry,
+  loopSlots,
+  runClusterLoop,
+} from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
 import { type PlacementTelemetry, TaskRouter } from './placement.ts';
 import { watchRun } from './run-watch.ts';
@@ -50,6 +56,7 @@ import {
   type PlacedLineage,
   profileSources,
   type SourceDriver,
+  slotLineages,
   storeLineage,
 } from './source-partitions.ts';
 import { type Speculation, type TaskCall, TaskRunner } from './task-runner.ts';
@@ -394,13 +401,6 @@ export class RedisEngine implements Engine {
   ): Promise<LoopResult> {
     this.checkOpen();
     this.placementOf(on);
-    if (this.lineages.has(on.id)) {
-      throw new DistmlError(
-        'KERNEL',
-        `loop kernel '${kernel}' (parameter-server training) cannot run on partitions the workers read from a source yet`,
-        'train SGD models without --shared-data: the driver then places the partitions in Redis',
-      );
-    }
     const host: LoopHost = {
       redis: this.redis,
       keys: this.keys,
@@ -410,8 +410,24 @@ export class RedisEngine implements Engine {
       nextStep: () => ++this.step,
       putArgs: (step, a) => this.transport.putArgs(step, a),
       dropArgs: (key) => this.transport.dropValues([key]),
-      runTask: (kernel, on, partition, step, argsKey, resultLength) =>
-        this.runner.run({ kernel, on, partition, step, argsKey, resultLength, loop: true }),
+      // A slot on partitions read from a source carries the lineages of all those it owns.
+      runTask: (kernel, on, partition, step, argsKey, resultLength) => {
+        const placed = this.lineages.get(on.id);
+        const lineages =
+          placed === undefined
+            ? undefined
+            : slotLineages(placed, partition, loopSlots(this.workers, on.partitions));
+        return this.runner.run({
+          kernel,
+          on,
+          partition,
+          step,
+          argsKey,
+          resultLength,
+          loop: true,
+          ...(lineages === undefined ? {} : { lineages }),
+        });
+      },
       io: (p) => this.io(p),
       removeTask: async (step, slot) => {
         await this.queue.remove(`${this.run}-${step}-${slot}`);

@@ -7,6 +7,9 @@
  * split, spec key) in the signed task message, so a worker that does not hold the partition (it
  * joined later, evicted it, or took the task over from a dead worker) rebuilds it from the source.
  *
+ * A parameter-server loop slot's task carries the lineages of every partition the slot owns
+ * ({@link slotLineages}); the slot builds them the same way.
+ *
  * Worker side: runs profile tasks, and builds partitions from lineage into the worker's cache.
  */
 import { randomBytes } from 'node:crypto';
@@ -57,6 +60,16 @@ export interface PlacedLineage {
 /** The lineage a task on partition `p` carries. */
 export function messageLineage(placed: PlacedLineage, p: number): MessageLineage {
   return { handlers: placed.handlers, split: placed.splits[p]!, specKey: placed.specKey };
+}
+
+/**
+ * The lineages a loop slot's task carries: those of the partitions slot `slot` of `slots` owns
+ * (p mod slots = slot, in partition order), so the slot reads them itself, like a pass's task.
+ */
+export function slotLineages(placed: PlacedLineage, slot: number, slots: number): MessageLineage[] {
+  const out: MessageLineage[] = [];
+  for (let p = slot; p < placed.splits.length; p += slots) out.push(messageLineage(placed, p));
+  return out;
 }
 
 /** Runs the profile of every split on the workers; returns their results in split order. */

@@ -217,6 +217,8 @@ export class DriverChannel {
    * driver may use it at once, without waiting for the job's completion to travel through Redis.
    */
   onResult: ((jobId: string, attempt: number, facts: RunFacts) => void) | undefined;
+  /** Called when a result arrives for a job no longer expected (a superseded or finished one). */
+  onDiscarded: ((jobId: string) => void) | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -366,8 +368,10 @@ export class DriverChannel {
           return;
         }
         writeFrame(socket, { ack: h.jobId, attempt: h.attempt });
-        if (payload === undefined) this.discarded++;
-        else if (isRunFacts(h))
+        if (payload === undefined) {
+          this.discarded++;
+          this.onDiscarded?.(String(h.jobId));
+        } else if (isRunFacts(h))
           this.onResult?.(String(h.jobId), h.attempt as number, h as unknown as RunFacts);
       },
       refuse,

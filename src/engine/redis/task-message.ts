@@ -37,6 +37,11 @@ export interface TaskMessage {
   /** Present when the partition is read from a source rather than stored in Redis. */
   readonly lineage?: MessageLineage;
   /**
+   * A loop slot's task on partitions read from a source: the lineage of each partition the slot
+   * owns, in partition order (slot, slot + W, …).
+   */
+  readonly lineages?: readonly MessageLineage[];
+  /**
    * `host:port` of the driver's task channel (task-channel.ts), when it has one: the worker then
    * fetches the arguments, the partition (unless it has a lineage) and broadcasts from there, and
    * sends the result of a pass task there.
@@ -58,10 +63,12 @@ export type RefusalReason = 'unsigned' | 'bad-signature' | 'bad-version' | 'malf
 function canonical(m: Omit<TaskMessage, 'sig'>): string {
   // The lineage is signed too: a forged one could make a worker read any file it can reach.
   const lineage = m.lineage === undefined ? [] : [m.lineage];
+  const lineages = m.lineages === undefined ? [] : [{ lineages: m.lineages }];
   // So is the task channel's address: a forged one would send results to someone else.
   const channel = m.channel === undefined ? [] : [m.channel, m.channelToken ?? ''];
   return JSON.stringify([
     ...lineage,
+    ...lineages,
     ...channel,
     m.v,
     m.run,
@@ -105,6 +112,7 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
     !Number.isSafeInteger(m.partition) ||
     !Number.isSafeInteger(m.resultLength) ||
     (m.lineage !== undefined && !isLineage(m.lineage)) ||
+    (m.lineages !== undefined && !(Array.isArray(m.lineages) && m.lineages.every(isLineage))) ||
     (m.channel !== undefined && typeof m.channel !== 'string') ||
     (m.channelToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.channelToken)))
   ) {

@@ -85,6 +85,8 @@ export interface TaskCall {
   readonly loop?: boolean;
   /** The partition's lineage, when its worker reads it from a source. */
   readonly lineage?: MessageLineage;
+  /** A loop slot on partitions read from a source: the lineages of every partition it owns. */
+  readonly lineages?: readonly MessageLineage[];
 }
 
 /** The counts of the tasks run, as the engine reports them. */
@@ -113,7 +115,12 @@ export class TaskRunner {
   private readonly waiting = new Set<(err: Error) => void>();
 
   constructor(private readonly h: RunnerHost) {
-    h.transport.onResult((jobId, attempt, facts) => this.onDirectResult(jobId, attempt, facts));
+    h.transport.onResult(
+      (jobId, attempt, facts) => this.onDirectResult(jobId, attempt, facts),
+      // A result of a job superseded since (its worker was presumed dead) is logged and counted
+      // by the fence; a job can also be over for good reasons (a speculative copy answered first).
+      (jobId) => void this.h.router.fenced(jobId),
+    );
   }
 
   /** Queues one task and waits for its result; a NaN or infinite result of a pass fails the fit. */
@@ -133,6 +140,7 @@ export class TaskRunner {
       argsKey: t.argsKey,
       resultLength,
       ...(t.lineage === undefined ? {} : { lineage: t.lineage }),
+      ...(t.lineages === undefined ? {} : { lineages: t.lineages }),
       // Every task fetches the driver's values over the channel; a pass's result comes back
       // over it too, a loop slot's through Redis.
       ...this.h.transport.messageFields(),

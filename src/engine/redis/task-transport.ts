@@ -100,10 +100,16 @@ export class TaskTransport {
 
   /**
    * Calls `arrived` once the whole result of an expected attempt has come over the channel, so the
-   * engine may use it at once (after its fence) instead of waiting for the job's completion.
+   * engine may use it at once (after its fence) instead of waiting for the job's completion; and
+   * `discarded` for a result of a job no longer expected (a late one, for the fence's log).
    */
-  onResult(arrived: (jobId: string, attempt: number, facts: RunFacts) => void): void {
-    if (this.channel !== undefined) this.channel.onResult = arrived;
+  onResult(
+    arrived: (jobId: string, attempt: number, facts: RunFacts) => void,
+    discarded: (jobId: string) => void,
+  ): void {
+    if (this.channel === undefined) return;
+    this.channel.onResult = arrived;
+    this.channel.onDiscarded = discarded;
   }
 
   /** The task-message fields that tell a worker where the driver's task channel is. */
