@@ -70,7 +70,7 @@ export async function trainFromSource(
   });
   if (!source.columns.some((c) => c.name === options.target)) {
     throw new UsageError(
-      `--target: ${location} has no column '${options.target}'`,
+      `--target: ${redactedUrl(location)} has no column '${options.target}'`,
       `its columns: ${source.columns.map((c) => c.name).join(', ')}`,
     );
   }
@@ -105,7 +105,10 @@ export async function trainFromSource(
       labelSummary = labelSummary === undefined ? p.labels : mergeLabelSummaries(labelSummary, p.labels);
   }
   if (rows === 0 || features === undefined) {
-    throw new EmptyDataError(`${location} has a header but no data rows`, 'add rows, or check the path');
+    throw new EmptyDataError(
+      `${redactedUrl(location)} has a header but no data rows`,
+      'add rows, or check the path',
+    );
   }
   if (weight !== undefined && !(weightSum > 0)) throw allZeroWeightsError(weight);
   const plan = planFromSummaries(features, definition.inputNeeds(estimator.params));

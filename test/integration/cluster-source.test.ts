@@ -159,6 +159,22 @@ test('from an http URL with Range support: the same model', async () => {
   assertClose(shared.coef, serial.coef);
   assert.ok(http.ranges() - served >= 4, `range requests: ${http.ranges() - served}`);
   assert.equal(shared.report.engine.partitionBytesOut, 0);
+  // A URL's password never shows, not even in the error about a missing target column.
+  const withPassword = http.url.replace('http://', 'http://reader:s3cret-pw@');
+  const r = await runCli([
+    'train',
+    `${withPassword}/breast_cancer.csv`,
+    '--target',
+    'nosuch',
+    '--model',
+    'logistic-regression',
+    '--test-fraction',
+    '0',
+    ...cluster(),
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--target: http:\/\/127\.0\.0\.1:\d+\/breast_cancer\.csv has no column 'nosuch'/);
+  assert.doesNotMatch(r.stderr, /s3cret-pw|reader/);
 });
 
 test('a worker SIGKILLed mid-fit: exactly its partition is read again from the source elsewhere, same model', async () => {
