@@ -22,7 +22,8 @@ export class DriverValues {
 
   /**
    * The bytes of value `key` for the task `m`, or null when neither the driver nor Redis holds it.
-   * They own their memory (aligned, reused by nothing else), so float64 views of them are safe.
+   * They own their memory (shared, aligned, reused by nothing else), so float64 views of them are
+   * safe and kernel threads can read them in place.
    * @throws DistmlError when the message names a channel this worker cannot reach
    */
   get(m: TaskMessage, key: string): Promise<Buffer | null> {
@@ -35,9 +36,12 @@ export class DriverValues {
 
   private async fetch(m: TaskMessage, key: string): Promise<Buffer | null> {
     if (m.channel === undefined) {
-      // Redis replies may share pooled memory: copied once into memory of their own.
+      // Redis replies may share pooled memory: copied once into shared memory of their own.
       const reply = await this.redis.getBuffer(key);
-      return reply === null ? null : Buffer.from(new Uint8Array(reply).buffer);
+      if (reply === null) return null;
+      const own = Buffer.from(new SharedArrayBuffer(reply.byteLength));
+      own.set(reply);
+      return own;
     }
     try {
       return await this.channels.fetch(m.channel, channelKey(m.run, this.secret, m.channelToken), key);

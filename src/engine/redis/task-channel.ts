@@ -428,8 +428,8 @@ export class WorkerChannels {
   }
 
   /**
-   * The value the driver at `address` serves under `name`, in a buffer of its own that starts at
-   * offset 0 of its memory (so float64 views of it need no copy); null when the driver no longer
+   * The value the driver at `address` serves under `name`, in shared memory of its own that starts
+   * at offset 0 (so float64 views of it need no copy, on any thread); null when the driver no longer
    * serves it. Rejects as {@link send} does.
    */
   fetch(address: string, key: Buffer, name: string, timeoutMs = 60_000): Promise<Buffer | null> {
@@ -551,8 +551,9 @@ class Connection {
       this.socket.destroy();
       return 0;
     }
-    // An ArrayBuffer of its own: offset 0, so a float64 view of it is aligned.
-    const target = Buffer.from(new ArrayBuffer(bytes));
+    // Shared memory of its own: offset 0, so a float64 view of it is aligned, and kernel threads
+    // read it in place (kernel-threads.ts).
+    const target = Buffer.from(new SharedArrayBuffer(bytes));
     if (h.pushed === true) this.arriving = { name: h.value, target };
     else if (f !== undefined) f.target = target;
     return bytes;
