@@ -14,10 +14,11 @@ import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
-import { getKernel, hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
+import { hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
 import { type FaultSpec, faultAt } from '../local/faults.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
+import { startTaskSlots } from './kernel-threads.ts';
 import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
 import { claimNonce } from './replay-guard.ts';
@@ -47,6 +48,14 @@ export interface ClusterWorkerOptions extends ClusterConnection {
    * their kernel on a thread of their own. Without it, loop tasks are refused.
    */
   readonly loopEntry?: URL;
+  /**
+   * Tasks this worker runs at once, each kernel on a thread of its own (kernel-threads.ts); it
+   * also weighs the worker in placement (it is given about N× the partitions of a 1-thread
+   * worker). 1 runs kernels on the main thread. @defaultValue 1
+   */
+  readonly threads?: number;
+  /** The module kernel threads start with (pipeline/worker-entry); needed when threads > 1. */
+  readonly kernelEntry?: URL;
   /** One line per event worth a log: joined, refused, failed, leaving. */
   readonly log?: (line: string) => void;
 }
@@ -85,10 +94,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     host: hostname(),
     cores: availableParallelism(),
     memoryBytes: totalmem(),
-    threads: 1,
+    threads: options.threads ?? 1,
     startedAt: new Date().toISOString(),
   };
   const partitions = new Map<string, DesignMatrix>();
+  const slots = await startTaskSlots({ threads: info.threads, entry: options.kernelEntry, held: partitions });
   // Arguments and broadcasts never change under their key (a key names one step or one value), so
   // the tasks of one pass that land here share a single read of each.
   const argsCache = new Map<string, KernelArgs>();
@@ -150,14 +160,14 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
             m.lineage,
             (key, p) => {
               log(`read partition ${m.partition} of ${m.placement} from its source: ${p.rows} rows`);
-              return remember(partitions, key, p, PARTITION_CACHE);
+              return remember(partitions, key, slots.shareable(p), PARTITION_CACHE);
             },
           );
     const out = new Float64Array(m.resultLength);
     const started = performance.now();
     if (fault?.kind === 'throw')
       throw new Error(`injected fault: throw at task ${tasksSeen} of worker ${info.name}`);
-    getKernel(m.kernel).run(part, resolved, out);
+    await slots.run(job, m.kernel, part, resolved, out);
     if (fault?.kind === 'nan') out[0] = Number.NaN;
     const runSeconds = (performance.now() - started) / 1000;
     const answer = { runSeconds, worker: info.name, workerId: info.id, attempt: job.attemptsStarted };
@@ -182,11 +192,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   };
 
   const lockDuration = options.lockMs ?? 30_000;
-  const consume = (queue: string, lock: number) => {
-    const w = new Worker(queue, process_, {
+  const consume = (queue: string, lock: number, concurrency: number) => {
+    const w = new Worker(queue, slots.serve(process_), {
       connection: redisOptions(options),
       prefix: keys.namespace,
-      concurrency: 1,
+      concurrency,
       lockDuration: lock,
       stalledInterval: Math.max(500, Math.floor(lock / 2)),
       maxStalledCount: 2,
@@ -207,10 +217,15 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     });
     return w;
   };
-  const consumers = [consume(keys.workerQueue(id), OWN_QUEUE_LOCK_MS), consume(keys.taskQueue, lockDuration)];
+  const consumers = [
+    consume(keys.workerQueue(id), OWN_QUEUE_LOCK_MS, slots.size),
+    consume(keys.taskQueue, lockDuration, 1),
+  ];
   await Promise.all(consumers.map((w) => w.waitUntilReady()));
   const stopHeartbeat = await startHeartbeat(redis, keys, info, Math.min(HEARTBEAT_TTL_MS, lockDuration));
-  log(`worker ${info.name} joined (${info.cores} cores, id ${id})`);
+  log(
+    `worker ${info.name} joined (${info.cores} cores, ${info.threads} thread${info.threads === 1 ? '' : 's'}, id ${id})`,
+  );
   let stopping: Promise<void> | undefined;
   return {
     info,
@@ -219,6 +234,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         let settled = false;
         const graceful = (async () => {
           await Promise.all(consumers.map((w) => w.close()));
+          await slots.close();
           results.close();
           await stopHeartbeat();
           // Nobody else consumes this worker's queue: what is left in it, drivers queue again
@@ -290,7 +306,8 @@ async function loadPartition(
       `partition ${m.partition} of placement ${m.placement} (run ${m.run}) is not in Redis`,
     );
   }
-  const block = decodeFloat64(bytes, `partition ${m.partition} of placement ${m.placement}`);
+  // In shared memory, so that kernel threads read it in place (kernel-threads.ts).
+  const block = decodeFloat64(bytes, `partition ${m.partition} of placement ${m.placement}`, undefined, true);
   const rows = block[0]!;
   const cols = block[1]!;
   if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || block.length !== 2 + rows * cols + rows) {

@@ -41,7 +41,7 @@ import {
 import { ClusterKeys } from './cluster-keys.ts';
 import { emptyLoopTelemetry, type LoopHost, type LoopTelemetry, runClusterLoop } from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
-import { type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
+import { capacity, type LaneEvent, type PlacementTelemetry, TaskRouter } from './placement.ts';
 import { channelKey, ResultServer } from './result-channel.ts';
 import { watchRun } from './run-watch.ts';
 import {
@@ -100,6 +100,8 @@ interface TaskReturn {
   readonly worker: string;
   /** The worker's id, for a look at the job in Redis (absent from profile tasks). */
   readonly workerId?: string;
+  /** The worker's thread (task slot) that ran it, from 0 (absent from older workers). */
+  readonly thread?: number;
   /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
   readonly attempt: number;
 }
@@ -113,6 +115,8 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly retries: number;
   /** Tasks run, by worker name. */
   readonly tasksByWorker: Readonly<Record<string, number>>;
+  /** Tasks run, by worker name and thread: `NAME#T` (T from 0; see `distml worker --threads`). */
+  readonly tasksByThread: Readonly<Record<string, number>>;
   /** Bytes of partitions, arguments and broadcasts written to Redis, and of results read. */
   readonly bytesOut: number;
   readonly bytesIn: number;
@@ -155,6 +159,7 @@ export class RedisEngine implements Engine {
   private bytesOut = 0;
   private bytesIn = 0;
   private readonly tasksByWorker: Record<string, number> = {};
+  private readonly tasksByThread: Record<string, number> = {};
   private readonly loopTelemetry = emptyLoopTelemetry();
   private closed = false;
   /** Where workers send results directly, when the channel is open. */
@@ -182,7 +187,9 @@ export class RedisEngine implements Engine {
     members: readonly WorkerInfo[],
   ) {
     this.keys = new ClusterKeys(options.namespace);
-    this.workers = members.length;
+    // Task slots, not processes: a worker running N threads takes N tasks at once, so default
+    // partitions and parameter-server loop slots count it N times.
+    this.workers = members.reduce((n, w) => n + capacity(w), 0);
     events.on('completed', ({ jobId, returnvalue }) =>
       this.onJobEvent({ kind: 'completed', jobId, returnvalue }),
     );
@@ -454,6 +461,7 @@ export class RedisEngine implements Engine {
       kernelSeconds: this.kernelSeconds,
       retries: this.retries,
       tasksByWorker: { ...this.tasksByWorker },
+      tasksByThread: { ...this.tasksByThread },
       bytesOut: this.bytesOut,
       bytesIn: this.bytesIn,
       directResults: this.directResults,
@@ -562,6 +570,7 @@ export class RedisEngine implements Engine {
     this.tasks++;
     this.kernelSeconds += answer.runSeconds;
     this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
+    this.countThread(answer);
     if (answer.attempt > 1) this.retries++;
     return result;
   }
@@ -678,6 +687,13 @@ export class RedisEngine implements Engine {
     }
   }
 
+  /** Counts a finished task under its worker's thread, when the worker says which. */
+  private countThread(answer: { readonly worker: string; readonly thread?: number }): void {
+    if (answer.thread === undefined) return;
+    const key = `${answer.worker}#${answer.thread}`;
+    this.tasksByThread[key] = (this.tasksByThread[key] ?? 0) + 1;
+  }
+
   /** Dispatches a job event of any queue to its waiter, after the fence. */
   private onJobEvent(e: LaneEvent): void {
     if (e.kind === 'failed') {
@@ -713,6 +729,7 @@ export class RedisEngine implements Engine {
         this.tasks++;
         this.kernelSeconds += answer.runSeconds;
         this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
+        this.countThread(answer);
         if (answer.attempt > 1) this.retries++;
       },
     };

@@ -22,10 +22,16 @@ export function encodeFloat64(v: Float64Array): Buffer {
 }
 
 /**
- * A Float64Array copied out of `buf` (Redis replies share pooled, unaligned memory).
+ * A Float64Array copied out of `buf` (Redis replies share pooled, unaligned memory), into a
+ * SharedArrayBuffer when `shared` (for values that threads read in place).
  * @throws DistmlError when the value is not a whole number of float64s or is too large
  */
-export function decodeFloat64(buf: Buffer, what: string, maxBytes = MAX_VALUE_BYTES): Float64Array {
+export function decodeFloat64(
+  buf: Buffer,
+  what: string,
+  maxBytes = MAX_VALUE_BYTES,
+  shared = false,
+): Float64Array {
   if (buf.byteLength > maxBytes) {
     throw new DistmlError('KERNEL', `${what} is ${buf.byteLength} bytes, over the limit of ${maxBytes}`);
   }
@@ -35,7 +41,9 @@ export function decodeFloat64(buf: Buffer, what: string, maxBytes = MAX_VALUE_BY
       `${what} is ${buf.byteLength} bytes, not a whole number of float64 values`,
     );
   }
-  const out = new Float64Array(buf.byteLength / 8);
+  const out = new Float64Array(
+    shared ? new SharedArrayBuffer(buf.byteLength) : new ArrayBuffer(buf.byteLength),
+  );
   new Uint8Array(out.buffer).set(buf);
   return out;
 }
