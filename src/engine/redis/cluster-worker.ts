@@ -98,7 +98,15 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     startedAt: new Date().toISOString(),
   };
   const partitions = new Map<string, DesignMatrix>();
-  const slots = await startTaskSlots({ threads: info.threads, entry: options.kernelEntry, held: partitions });
+  const slots = await startTaskSlots({
+    threads: info.threads,
+    entry: options.kernelEntry,
+    held: partitions,
+  }).catch((err: unknown) => {
+    // Nothing else holds the process open when its threads cannot start.
+    redis.disconnect();
+    throw err;
+  });
   // Arguments and broadcasts never change under their key (a key names one step or one value), so
   // the tasks of one pass that land here share a single read of each.
   const argsCache = new Map<string, KernelArgs>();
