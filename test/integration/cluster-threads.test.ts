@@ -1,14 +1,16 @@
 /**
  * `distml worker --threads N`: one process runs up to N tasks at once, each kernel on a thread of
  * its own, and the driver gives it partitions in proportion to N. Real redis-server, real worker
- * processes, `distml train --cluster` as a user runs it; every model is compared bit for bit with
- * the serial engine's on the same 6 partitions (the sums are taken in the same fixed order).
+ * processes, `distml train --cluster` as a user runs it. Every logistic regression is compared bit
+ * for bit with the serial engine's on the same 6 partitions (the sums are taken in the same fixed
+ * order); the SGD model under BSP with the thread engine's `--workers 2`.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { readModelFile } from '../../src/io/model-file.ts';
 import { dataset, runCli } from '../helpers/cli.ts';
 import {
   partitionsLoaded,
@@ -173,6 +175,46 @@ test('a 2-thread worker SIGKILLed mid-fit: exactly its partitions move, its task
   assert.equal(engine.partitionsMoved, 3);
   assert.equal(engine.epoch, 2);
   assert.deepStrictEqual(engine.partitionsByWorker, { d: 3, e: 3 });
+});
+
+test('sgd-classifier under BSP on one 2-thread worker equals --workers 2 bit for bit: its two loop slots run side by side', async () => {
+  const ns = ['--namespace', 'loops'];
+  workers.push(await startWorker(redis.url, ['--name', 'duo', '--threads', '2', ...ns]));
+  // digits with a 10% test split is 103,488 training elements: above the thread engine's
+  // small-data threshold, so --workers 2 really runs two threads (as in cluster-sgd.test.ts).
+  const digits = [
+    dataset('digits.csv'),
+    '--target',
+    'label',
+    '--model',
+    'sgd-classifier',
+    '--test-fraction',
+    '0.1',
+  ];
+  const fit = async (name: string, extra: readonly string[]) => {
+    const model = join(dir, `${name}.distml`);
+    const report = join(dir, `${name}.json`);
+    const r = await runCli(['train', ...digits, ...extra, '--save', model, '--report', report]);
+    assert.equal(r.code, 0, r.stderr);
+    return {
+      report: JSON.parse(await readFile(report, 'utf8')) as Report & { fit: { reason: string } },
+      tensors: (await readModelFile(model)).tensors,
+    };
+  };
+  const local = await fit('sgd-local', ['--workers', '2']);
+  const remote = await fit('sgd-duo', ['--cluster', redis.url, ...ns, '--min-workers', '1']);
+  assert.deepStrictEqual(Object.keys(remote.tensors).sort(), Object.keys(local.tensors).sort());
+  for (const [name, t] of Object.entries(remote.tensors)) {
+    const u = local.tensors[name]!.data;
+    const same = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(
+      Buffer.from(u.buffer, u.byteOffset, u.byteLength),
+    );
+    assert.ok(same, `tensor ${name} differs`);
+  }
+  assert.deepStrictEqual(remote.report.metrics, local.report.metrics);
+  // Two slots (one per thread) under BSP, which waits at every clock for both: they ran at once.
+  assert.match(remote.report.fit.reason, /on each of 2 worker\(s\) under BSP/);
+  assert.equal(remote.report.engine.workers, 2);
 });
 
 test('--threads 0 or a word is a usage error naming the option, exit 2', async () => {

@@ -34,7 +34,7 @@ export function workerCommand(): Command {
     .option('--name <name>', 'name shown in the driver telemetry (default HOST-PID)')
     .option(
       '--threads <n>',
-      'tasks this process runs at once, each kernel on a thread of its own, and its weight in placement (a 4-thread worker is given 4× the partitions of a 1-thread one); default: one per core',
+      'tasks this process runs at once, each kernel on a thread of its own, and its weight in placement (a 4-thread worker is given 4× the partitions of a 1-thread one); one per core by default',
       parsePositive,
       availableParallelism(),
     )
