@@ -13,7 +13,7 @@
  * (the worker allocates them there) and are placed once with every thread, which views them in
  * place; float64 arguments are moved into shared memory once per array (a pass's arguments are
  * one cached object for all its tasks), so posting a task shares them instead of cloning them;
- * a result comes back as a transferred buffer.
+ * a result comes back in shared memory too (see local/worker-main.ts for why not transferred).
  *
  * With one slot, kernels run on the worker's main thread as before threads existed: a thread
  * would add a message round trip per task and nothing to run beside it.
