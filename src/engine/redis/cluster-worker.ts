@@ -51,10 +51,13 @@ export interface ClusterWorkerOptions extends ClusterConnection {
   /**
    * Tasks this worker runs at once, each kernel on a thread of its own (kernel-threads.ts); it
    * also weighs the worker in placement (it is given about N× the partitions of a 1-thread
-   * worker). 1 runs kernels on the main thread. @defaultValue 1
+   * worker). @defaultValue 1
    */
   readonly threads?: number;
-  /** The module kernel threads start with (pipeline/worker-entry); needed when threads > 1. */
+  /**
+   * The module kernel threads start with (pipeline/worker-entry); needed when threads > 1.
+   * Without it, a 1-thread worker runs kernels on its main thread.
+   */
   readonly kernelEntry?: URL;
   /** One line per event worth a log: joined, refused, failed, leaving. */
   readonly log?: (line: string) => void;

@@ -15,8 +15,12 @@
  * one cached object for all its tasks), so posting a task shares them instead of cloning them;
  * a result comes back in shared memory too (see local/worker-main.ts for why not transferred).
  *
- * With one slot, kernels run on the worker's main thread as before threads existed: a thread
- * would add a message round trip per task and nothing to run beside it.
+ * One slot runs on a thread too: measured as fast as the main thread (bench/
+ * kernel-threads-overhead.ts: 500,000 × 50 gradient, 77.6 against 78.1 ms per task), and it
+ * keeps the main thread free to renew the heartbeat and the task locks while a long kernel runs
+ * (a kernel on the main thread blocks them: one longer than the heartbeat's TTL gets the worker
+ * presumed dead). Without an entry module (a library caller that starts no threads) a single
+ * slot runs kernels on the calling thread.
  */
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError, UsageError } from '../../errors.ts';
@@ -26,9 +30,12 @@ import { WorkerPool } from '../local/worker-pool.ts';
 
 /** Options of {@link startTaskSlots}. */
 export interface TaskSlotsOptions {
-  /** Tasks run at once, each kernel on a thread of its own (1: on the calling thread). */
+  /** Tasks run at once, each kernel on a thread of its own. */
   readonly threads: number;
-  /** The thread entry module (pipeline/worker-entry, as the thread engine's); needed when threads > 1. */
+  /**
+   * The thread entry module (pipeline/worker-entry, as the thread engine's); needed when
+   * threads > 1. Without it, one slot runs kernels on the calling thread.
+   */
   readonly entry: URL | undefined;
   /**
    * The worker's partition cache: a partition dropped from it is released from the threads at
@@ -54,11 +61,11 @@ export interface TaskSlots {
 }
 
 /**
- * Starts the task slots; with threads > 1, resolves once every thread has started.
+ * Starts the task slots; resolves once every thread has started.
  * @throws DistmlError when threads > 1 and there is no entry module, or the threads cannot start
  */
 export async function startTaskSlots(options: TaskSlotsOptions): Promise<TaskSlots> {
-  if (options.threads === 1) return inProcess;
+  if (options.threads === 1 && options.entry === undefined) return inProcess;
   if (options.entry === undefined) {
     throw new UsageError(
       `threads: ${options.threads} needs the kernel thread entry module (pipeline/worker-entry)`,
