@@ -153,7 +153,18 @@ async function main(): Promise<void> {
       children.push(
         await start(
           process.execPath,
-          [`${ROOT}bin/distml.js`, 'worker', '--cluster', url, '--namespace', 'bench', '--name', `w${w}`],
+          [
+            `${ROOT}bin/distml.js`,
+            'worker',
+            '--cluster',
+            url,
+            '--namespace',
+            'bench',
+            '--name',
+            `w${w}`,
+            '--threads',
+            '1',
+          ],
           / joined /,
         ),
       );

@@ -19,8 +19,8 @@ interface Started {
 /** A running redis-server and the workers started against it. */
 export interface BenchCluster {
   readonly url: string;
-  /** Starts `count` workers in `namespace` and waits until each has joined. */
-  startWorkers(namespace: string, count: number): Promise<void>;
+  /** Starts `count` workers of `threads` threads (default 1) in `namespace`; waits until each has joined. */
+  startWorkers(namespace: string, count: number, threads?: number): Promise<void>;
   /** SIGTERM to every worker, then waits for them to leave. */
   stopWorkers(): Promise<void>;
   /** Stops the workers and redis-server. */
@@ -101,11 +101,22 @@ export async function startBenchCluster(dir: string): Promise<BenchCluster> {
   let workers: Started[] = [];
   const cluster: BenchCluster = {
     url,
-    async startWorkers(namespace, count) {
+    async startWorkers(namespace, count, threads = 1) {
       for (let i = 1; i <= count; i++) {
         const w = started(
           process.execPath,
-          [CLI, 'worker', '--cluster', url, '--namespace', namespace, '--name', `${namespace}-${i}`],
+          [
+            CLI,
+            'worker',
+            '--cluster',
+            url,
+            '--namespace',
+            namespace,
+            '--name',
+            `${namespace}-${i}`,
+            '--threads',
+            String(threads),
+          ],
           join(dir, `${namespace}-${i}.log`),
         );
         workers.push(w);

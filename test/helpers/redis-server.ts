@@ -122,16 +122,25 @@ export interface WorkerProcess {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `distml worker --cluster URL ARGS…` and waits until it has joined. */
+/**
+ * Starts `distml worker --cluster URL ARGS…` and waits until it has joined. Without `--threads`
+ * in ARGS it runs one thread (not one per core): the tests count tasks and placements exactly, so
+ * they must not depend on this machine's cores.
+ */
 export async function startWorker(
   url: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [`${ROOT}bin/distml.js`, 'worker', '--cluster', url, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', ...env },
-  });
+  const threads = args.includes('--threads') ? [] : ['--threads', '1'];
+  const child = spawn(
+    process.execPath,
+    [`${ROOT}bin/distml.js`, 'worker', '--cluster', url, ...threads, ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', ...env },
+    },
+  );
   let text = '';
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),

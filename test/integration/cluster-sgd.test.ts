@@ -237,7 +237,7 @@ test('a loop worker SIGKILLed mid-loop fails the fit with an error naming its sl
   assert.equal(survivor.child.exitCode, null, 'the survivor is still serving');
 });
 
-test('a loop that cannot get a worker process per slot within --join-timeout fails clearly', async () => {
+test('a loop that cannot get a worker thread per slot within --join-timeout fails clearly', async () => {
   const ns = ['--namespace', 'few'];
   const [busy, idle] = await Promise.all([
     startWorker(redis.url, ['--name', 'stopped', ...ns]),
@@ -260,7 +260,7 @@ test('a loop that cannot get a worker process per slot within --join-timeout fai
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /only 1 of its 2 slots started within 2 s; each slot needs a `distml worker` process of its own/,
+      /only 1 of its 2 slots started within 2 s; each slot needs a `distml worker` thread of its own/,
     );
     await logged(idle, /slot \d \(worker 'idle'\) failed: parameter-server loop stopped/);
   } finally {

@@ -1,10 +1,12 @@
 /**
- * `distml worker --cluster URL`: a long-running process that joins a cluster and runs tasks until
- * SIGTERM or SIGINT, then finishes its current task, deregisters and exits 0.
+ * `distml worker --cluster URL [--threads N]`: a long-running process that joins a cluster and runs
+ * up to N tasks at once, each kernel on a thread of its own, until SIGTERM or SIGINT; then it
+ * finishes its current tasks, deregisters and exits 0.
  */
+import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { parseFault } from '../../engine/local/faults.ts';
-import { LOOP_THREAD_ENTRY } from '../../pipeline/engines.ts';
+import { LOOP_THREAD_ENTRY, WORKER_ENTRY } from '../../pipeline/engines.ts';
 import {
   addClusterOptions,
   type ClusterCliOptions,
@@ -12,7 +14,6 @@ import {
   clusterSecret,
 } from '../cluster-options.ts';
 import { collect, parsePositive } from '../options.ts';
-import { superviseWorkers, workerArgsWithout } from '../worker-supervisor.ts';
 
 interface WorkerOptions extends ClusterCliOptions {
   cluster: string;
@@ -33,9 +34,9 @@ export function workerCommand(): Command {
     .option('--name <name>', 'name shown in the driver telemetry (default HOST-PID)')
     .option(
       '--threads <n>',
-      'tasks run side by side: one worker process each, supervised and replaced if one dies',
+      'tasks this process runs at once, each kernel on a thread of its own, and its weight in placement (a 4-thread worker is given 4× the partitions of a 1-thread one); one per core by default',
       parsePositive,
-      1,
+      availableParallelism(),
     )
     .option(
       '--lock-ms <ms>',
@@ -48,16 +49,6 @@ export function workerCommand(): Command {
     const faults = opts.injectFault.map(parseFault);
     const secret = clusterSecret(opts);
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-    if (opts.threads > 1) {
-      const args = workerArgsWithout(process.argv.slice(3), ['--threads', '--name']);
-      process.exitCode = await superviseWorkers({
-        slots: opts.threads,
-        args,
-        log,
-        ...(opts.name === undefined ? {} : { name: opts.name }),
-      });
-      return;
-    }
     // Listen before joining, so a SIGTERM that arrives while the worker starts is not lost.
     const stopRequested = new Promise<void>((resolve) => {
       process.once('SIGTERM', () => resolve());
@@ -74,6 +65,8 @@ export function workerCommand(): Command {
       lockMs: opts.lockMs ?? 30000,
       faults,
       loopEntry: LOOP_THREAD_ENTRY,
+      threads: opts.threads,
+      kernelEntry: WORKER_ENTRY,
       ...(opts.name === undefined ? {} : { name: opts.name }),
       ...(secret === undefined ? {} : { secret }),
       log,

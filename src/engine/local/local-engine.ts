@@ -39,7 +39,7 @@ import {
 } from '../kernel-registry.ts';
 import type { FaultSpec } from './faults.ts';
 import { SharedParameterServer } from './parameter-server.ts';
-import type { FromWorker, SharedPartition } from './protocol.ts';
+import { type FromWorker, type SharedPartition, sharedView } from './protocol.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 /** Options of {@link LocalEngine}. */
@@ -724,14 +724,6 @@ export class LocalEngine implements Engine {
     if (this.broken !== undefined)
       throw new DistmlError('KERNEL', `the worker threads cannot start: ${this.broken}`);
   }
-}
-
-/** `a` itself when it lives in shared memory, else a shared copy. */
-function sharedView(a: Float64Array): Float64Array {
-  if (a.buffer instanceof SharedArrayBuffer) return a;
-  const copy = new Float64Array(new SharedArrayBuffer(a.byteLength));
-  copy.set(a);
-  return copy;
 }
 
 function medianOf(xs: readonly number[]): number {

@@ -69,3 +69,11 @@ export interface WorkerInit {
   /** Faults still to fire in this slot. */
   readonly faults: readonly FaultSpec[];
 }
+
+/** `a` itself when it lives in shared memory, else a shared copy (what threads read in place). */
+export function sharedView(a: Float64Array): Float64Array {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const copy = new Float64Array(new SharedArrayBuffer(a.byteLength));
+  copy.set(a);
+  return copy;
+}

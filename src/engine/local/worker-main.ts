@@ -23,16 +23,21 @@ export function runWorker(): void {
     if (part === undefined) throw new Error(`partition ${index} of ${placement} is not placed here`);
     return part;
   };
-  /** Runs `work` into a fresh result buffer and answers with it (transferred, not copied) or with its error. */
+  /**
+   * Runs `work` into a fresh result buffer and answers with it (shared, not copied) or with its
+   * error. The buffer is a SharedArrayBuffer rather than an ArrayBuffer transferred away: the
+   * first ArrayBuffer an isolate detaches (a transfer does) makes V8 check every typed-array
+   * access of its optimized code for detachment from then on, and the kernels of this thread ran
+   * 25–35 % slower for it (bench/kernel-threads-overhead.ts: 500,000 × 50 gradient, 77 against
+   * 102 ms per task on the calling thread and here before; the same after).
+   */
   const reply = (attempt: number, work: (out: Float64Array) => void, resultLength: number): void => {
     const started = performance.now();
     try {
-      const out = new Float64Array(resultLength);
+      const out = new Float64Array(new SharedArrayBuffer(resultLength * 8));
       work(out);
       const runSeconds = (performance.now() - started) / 1000;
-      port.postMessage({ type: 'result', attempt, result: out, runSeconds } satisfies FromWorker, [
-        out.buffer,
-      ]);
+      port.postMessage({ type: 'result', attempt, result: out, runSeconds } satisfies FromWorker);
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
       send({ type: 'error', attempt, message: e.message, ...(e.stack ? { stack: e.stack } : {}) });

@@ -16,11 +16,12 @@ import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
-import { getKernel, hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
+import { hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
 import { type FaultSpec, faultAt } from '../local/faults.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { DriverValues } from './driver-values.ts';
+import { startTaskSlots } from './kernel-threads.ts';
 import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
 import { removeOrphanQueues } from './queue-janitor.ts';
@@ -51,6 +52,17 @@ export interface ClusterWorkerOptions extends ClusterConnection {
    * their kernel on a thread of their own. Without it, loop tasks are refused.
    */
   readonly loopEntry?: URL;
+  /**
+   * Tasks this worker runs at once, each kernel on a thread of its own (kernel-threads.ts); it
+   * also weighs the worker in placement (it is given about N× the partitions of a 1-thread
+   * worker). @defaultValue 1
+   */
+  readonly threads?: number;
+  /**
+   * The module kernel threads start with (pipeline/worker-entry); needed when threads > 1.
+   * Without it, a 1-thread worker runs kernels on its main thread.
+   */
+  readonly kernelEntry?: URL;
   /** One line per event worth a log: joined, refused, failed, leaving. */
   readonly log?: (line: string) => void;
 }
@@ -83,10 +95,19 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     host: hostname(),
     cores: availableParallelism(),
     memoryBytes: totalmem(),
-    threads: 1,
+    threads: options.threads ?? 1,
     startedAt: new Date().toISOString(),
   };
   const partitions = new Map<string, DesignMatrix>();
+  const slots = await startTaskSlots({
+    threads: info.threads,
+    entry: options.kernelEntry,
+    held: partitions,
+  }).catch((err: unknown) => {
+    // Nothing else holds the process open when its threads cannot start.
+    redis.disconnect();
+    throw err;
+  });
   // Arguments and broadcasts never change under their key (a key names one step or one value), so
   // the tasks of one pass that land here share a single read of each.
   const argsCache = new Map<string, KernelArgs>();
@@ -162,17 +183,24 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
             m.lineage,
             (key, p) => {
               log(`read partition ${m.partition} of ${m.placement} from its source: ${p.rows} rows`);
-              return remember(partitions, key, p, PARTITION_CACHE);
+              return remember(partitions, key, slots.shareable(p), PARTITION_CACHE);
             },
           );
     const out = new Float64Array(m.resultLength);
     const started = performance.now();
     if (fault?.kind === 'throw')
       throw new Error(`injected fault: throw at task ${tasksSeen} of worker ${info.name}`);
-    getKernel(m.kernel).run(part, resolved, out);
+    await slots.run(job, m.kernel, part, resolved, out);
     if (fault?.kind === 'nan') out[0] = Number.NaN;
     const runSeconds = (performance.now() - started) / 1000;
-    const answer = { runSeconds, worker: info.name, workerId: info.id, attempt: job.attemptsStarted };
+    const thread = slots.threadOf(job);
+    const answer = {
+      runSeconds,
+      worker: info.name,
+      workerId: info.id,
+      attempt: job.attemptsStarted,
+      ...(thread === undefined ? {} : { thread }),
+    };
     if (m.channel !== undefined) {
       // No road through Redis instead: a driver this worker cannot reach failed the task already,
       // when its arguments were fetched from it.
@@ -186,11 +214,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   };
 
   const lockDuration = options.lockMs ?? 30_000;
-  const consume = (queue: string, lock: number) => {
-    const w = new Worker(queue, process_, {
+  const consume = (queue: string, lock: number, concurrency: number) => {
+    const w = new Worker(queue, slots.serve(process_), {
       connection: redisOptions(options),
       prefix: keys.namespace,
-      concurrency: 1,
+      concurrency,
       lockDuration: lock,
       stalledInterval: Math.max(500, Math.floor(lock / 2)),
       maxStalledCount: 2,
@@ -215,10 +243,18 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   // start it never heard of (Redis crashed before replying): with a long lock such a job waited
   // that long. A worker presumed dead that comes back sends its result over the task channel
   // before it completes the job, so the driver's fence still sees and logs it.
-  const consumers = [consume(keys.workerQueue(id), lockDuration), consume(keys.taskQueue, lockDuration)];
-  await Promise.all(consumers.map((w) => w.waitUntilReady()));
+  // The heartbeat first, then the queue: a queue with keys but no heartbeat is a dead worker's, and
+  // a joining worker removes it (queue-janitor.ts). The other way round, a worker joining at the
+  // same moment removed this one's queue before it registered. Tasks a driver queues meanwhile wait.
   const stopHeartbeat = await startHeartbeat(redis, keys, info, Math.min(HEARTBEAT_TTL_MS, lockDuration));
-  log(`worker ${info.name} joined (${info.cores} cores, id ${id})`);
+  const consumers = [
+    consume(keys.workerQueue(id), lockDuration, slots.size),
+    consume(keys.taskQueue, lockDuration, 1),
+  ];
+  await Promise.all(consumers.map((w) => w.waitUntilReady()));
+  log(
+    `worker ${info.name} joined (${info.cores} cores, ${info.threads} thread${info.threads === 1 ? '' : 's'}, id ${id})`,
+  );
   const orphans = await removeOrphanQueues(redis, keys, id).catch((err: Error) => {
     log(`could not sweep the queues of gone workers: ${err.message}`);
     return [];
@@ -235,6 +271,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         let settled = false;
         const graceful = (async () => {
           await Promise.all(consumers.map((w) => w.close()));
+          await slots.close();
           channels.close();
           await stopHeartbeat();
           // Nobody else consumes this worker's queue: what is left in it, drivers queue again
@@ -311,6 +348,8 @@ async function loadPartition(
       `partition ${m.partition} of placement ${m.placement} (run ${m.run}) is not in ${origin(m)}`,
     );
   }
+  // Viewed in place: driver values arrive in shared memory (driver-values.ts), which kernel threads
+  // read without a copy (kernel-threads.ts).
   const block = viewFloat64(bytes, `partition ${m.partition} of placement ${m.placement}`);
   const rows = block[0]!;
   const cols = block[1]!;

@@ -4,8 +4,10 @@
  * (W = the engine's workers, or fewer when there are fewer partitions; slot w loops over the
  * partitions p with p mod W = w, as on the thread engine), and watches the slots while they run:
  *
- * - every slot needs a worker process of its own at the same time (a process runs one task at a
- *   time). If the W slots have not all started within the join timeout, the loop stops and says so;
+ * - every slot needs a task slot of a worker at the same time (a worker runs `--threads` tasks at
+ *   once; W counts those threads, and slot w goes to the owner of partition w, which the deal by
+ *   capacity spreads so that no worker gets more slots than threads). If the W slots have not all
+ *   started within the join timeout, the loop stops and says so;
  * - a slot whose heartbeat stops mid-loop (its process died) stops the loop with an error naming
  *   the slot and the worker. Parameter-server training is not retried (the Engine contract):
  *   resuming the others' clocks without the lost slot's updates would be another algorithm.
@@ -248,8 +250,8 @@ function watchSlots(
           fail(
             new TaskFailedError(
               `only ${W - waiting} of its ${W} slots started within ${Math.round(host.joinTimeoutMs / 1000)} s; ` +
-                'each slot needs a `distml worker` process of its own at the same time, and starts once it has loaded its partitions',
-              'start more worker processes (or --threads N), train with fewer --partitions, or raise --join-timeout if the workers are still reading their partitions',
+                'each slot needs a `distml worker` thread of its own at the same time, and starts once it has loaded its partitions',
+              'start more workers (or give them more --threads), train with fewer --partitions, or raise --join-timeout if the workers are still reading their partitions',
             ),
           );
         }

@@ -1,27 +1,28 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { balance, deal, replaceGone } from './owner-map.ts';
+import { balance, deal, dealOrder, replaceGone } from './owner-map.ts';
 
 const counts = (owners: readonly (string | undefined)[], live: readonly string[]) =>
   live.map((id) => owners.filter((o) => o === id).length);
 
 /**
- * The fewest moves that balance `c` (partitions held per live worker; `unowned` more to place),
- * by trying every choice of which workers get the ⌈P/W⌉ shares: independent of balance()'s greedy
- * choice of the workers that hold the most.
+ * The fewest moves that balance `c` (partitions held per live worker, of weights `w`; `unowned`
+ * more to place) so that each holds ⌊P·w/W⌋ or one more, by trying every choice of which workers
+ * get the extra shares: independent of balance()'s greedy choice of the workers that hold the most.
  */
-function fewestMoves(c: readonly number[], unowned: number): number {
+function fewestMoves(c: readonly number[], unowned: number, w: readonly number[] = c.map(() => 1)): number {
   const P = c.reduce((a, b) => a + b, 0) + unowned;
-  const q = Math.floor(P / c.length);
-  const r = P % c.length;
+  const W = w.reduce((a, b) => a + b, 0);
+  const floor = w.map((x) => Math.floor((P * x) / W));
+  const r = P - floor.reduce((a, b) => a + b, 0);
   let best = Number.POSITIVE_INFINITY;
   for (let mask = 0; mask < 1 << c.length; mask++) {
     let bits = 0;
     for (let i = 0; i < c.length; i++) bits += (mask >> i) & 1;
     if (bits !== r) continue;
     let moves = unowned;
-    for (let i = 0; i < c.length; i++) moves += Math.max(0, c[i]! - q - ((mask >> i) & 1));
+    for (let i = 0; i < c.length; i++) moves += Math.max(0, c[i]! - floor[i]! - ((mask >> i) & 1));
     best = Math.min(best, moves);
   }
   return best;
@@ -101,5 +102,92 @@ test('balance: every partition owned by a live worker, within one of each other,
       },
     ),
     { seed: 5, numRuns: 300 },
+  );
+});
+
+test('dealing by capacity: a 2-thread worker gets twice the partitions, and any prefix is within one of its share', () => {
+  // By hand, from the quota method: position 1 → big (2/1 > 1/1); 2 → big (2/2 = 1/1, a tie to
+  // the first); 3 → small (big is at its upper quota ⌈3·2/3⌉ = 2); and so on, period 3.
+  assert.deepEqual(dealOrder(['big', 'small'], 6, [2, 1]), ['big', 'big', 'small', 'big', 'big', 'small']);
+  const owners: (string | undefined)[] = [];
+  deal(owners, ['a', 'b', 'c'], 8, [4, 1, 1]);
+  assert.deepEqual(counts(owners, ['a', 'b', 'c']), [6, 1, 1]);
+  // Equal weights are plain round-robin.
+  assert.deepEqual(dealOrder(['a', 'b', 'c'], 5, [3, 3, 3]), ['a', 'b', 'c', 'a', 'b']);
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 16 }), { minLength: 1, maxLength: 6 }), (w) => {
+      const live = w.map((_, i) => `w${i}`);
+      const W = w.reduce((a, b) => a + b, 0);
+      const order = dealOrder(live, 3 * W + 1, w);
+      for (let s = 1; s <= order.length; s++) {
+        const held = counts(order.slice(0, s), live);
+        held.forEach((k, i) => {
+          const share = (s * w[i]!) / W;
+          assert.ok(k >= Math.floor(share) && k <= Math.ceil(share), `prefix ${s}: ${held} for weights ${w}`);
+        });
+      }
+      // Dealt at once or grown one by one, the same owners; a fresh deal needs no balancing.
+      const grown: (string | undefined)[] = [];
+      for (let p = 1; p <= order.length; p++) deal(grown, live, p, w);
+      assert.deepEqual(grown, order);
+      assert.equal(
+        balance(
+          grown,
+          live,
+          grown.map(() => 0),
+          w,
+        ).moves.length,
+        0,
+      );
+    }),
+    { seed: 11, numRuns: 300 },
+  );
+});
+
+test("replaceGone by capacity: a dead worker's partitions go to the workers furthest below their share", () => {
+  const owners: (string | undefined)[] = ['big', 'small', 'gone', 'big', 'gone', 'gone'];
+  // Shares of 6 over weights 2 and 1: big 4, small 2. big is 2 below, small 1: big; then both
+  // are 1 below, a tie to the first in order: big; then small.
+  assert.deepEqual(
+    replaceGone(owners, ['big', 'small'], [2, 1]).map((m) => [m.partition, m.to]),
+    [
+      [2, 'big'],
+      [4, 'big'],
+      [5, 'small'],
+    ],
+  );
+  assert.deepEqual(counts(owners, ['big', 'small']), [4, 2]);
+});
+
+test('balance by capacity: every partition owned by a live worker, each within one of ⌊P·w/W⌋, in the fewest moves', () => {
+  const worker = fc.constantFrom('w0', 'w1', 'w2', 'w3', 'w4', 'gone1', 'gone2');
+  fc.assert(
+    fc.property(
+      fc.array(fc.option(worker, { nil: undefined }), { maxLength: 48 }),
+      fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 5 }),
+      (initial, w) => {
+        const live = ['w0', 'w1', 'w2', 'w3', 'w4'].slice(0, w.length);
+        const owners = [...initial];
+        const unowned = owners.filter((o) => o === undefined || !live.includes(o)).length;
+        const before = counts(owners, live);
+        const { moves, complete } = balance(
+          owners,
+          live,
+          owners.map(() => 0),
+          w,
+        );
+        assert.ok(complete);
+        assert.ok(owners.every((o) => o !== undefined && live.includes(o)));
+        const W = w.reduce((a, b) => a + b, 0);
+        counts(owners, live).forEach((k, i) => {
+          const floor = Math.floor((owners.length * w[i]!) / W);
+          assert.ok(k === floor || k === floor + 1, `${k} partitions for weight ${w[i]} of ${W}`);
+        });
+        assert.equal(moves.length, fewestMoves(before, unowned, w));
+        const gave = new Set(moves.map((m) => m.from));
+        assert.ok(moves.every((m) => !gave.has(m.to)));
+      },
+    ),
+    { seed: 7, numRuns: 400 },
   );
 });

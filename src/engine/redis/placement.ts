@@ -1,19 +1,20 @@
 /**
  * Locality and elasticity of the cluster engine, on the driver.
  *
- * Every placement has an owner map (partition → live worker), dealt round-robin over the workers
- * sorted by name (then id), so it is balanced and a pure function of the membership. A task is
+ * Every placement has an owner map (partition → live worker), dealt over the workers sorted by
+ * name (then id) in proportion to their threads (owner-map.ts), so it is balanced by capacity and a
+ * pure function of the membership. A task is
  * queued on its owner's own queue (`NS:tasks-<worker id>`, which only that worker consumes), so a
  * worker loads each of its partitions once and keeps it; the shared queue `NS:tasks` serves tasks
  * with no owner (no worker alive when they were queued), for whichever worker comes.
  *
  * Membership is polled from the heartbeat keys. Any change bumps the epoch. When an owner is gone
  * (heartbeat expired, or deregistered on SIGTERM), only its partitions are given to the live
- * workers holding the fewest, and the engine re-queues its outstanding tasks there under new job
- * ids; the new owners rebuild those partitions from lineage or load them from Redis. The job a
+ * workers furthest below their share, and the engine re-queues its outstanding tasks there under
+ * new job ids; the new owners rebuild those partitions from lineage or load them from Redis. The job a
  * presumed-dead worker may still finish is superseded: its result is discarded and logged
  * (the fence). A worker that joins receives partitions at the next pass boundary: the fewest moves
- * that leave every worker within one partition of the others.
+ * that leave every worker within one partition of its share.
  */
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -326,10 +327,12 @@ export class TaskRouter {
     }
     // Round-robin by position, so a map that grows (a profile pass queues its tasks one by one)
     // deals the same owners as one dealt at once.
+    const live = this.sorted();
     deal(
       map.owners,
-      this.sorted().map((w) => w.id),
+      live.map((w) => w.id),
       partitions,
+      live.map(capacity),
     );
     while (map.busy.length < map.owners.length) map.busy.push(0);
     return map;
@@ -403,11 +406,13 @@ export class TaskRouter {
     }
   }
 
-  /** Gives the partitions of gone (or no) owners to the live workers holding the fewest. */
+  /** Gives the partitions of gone (or no) owners to the live workers furthest below their share. */
   private replaceGone(placement: string, map: OwnerMap): void {
+    const live = this.sorted();
     const moves = replaceGone(
       map.owners,
-      this.sorted().map((w) => w.id),
+      live.map((w) => w.id),
+      live.map(capacity),
     );
     this.moved += moves.filter((m) => m.from !== undefined).length;
     if (moves.length > 0)
@@ -421,6 +426,7 @@ export class TaskRouter {
       map.owners,
       live.map((w) => w.id),
       map.busy,
+      live.map(capacity),
     );
     this.moved += moves.filter((m) => m.from !== undefined).length;
     if (complete) map.balancedAt = this.epoch;
@@ -435,4 +441,12 @@ export class TaskRouter {
   private describe(moves: readonly Move[]): string {
     return moves.map((m) => `${m.partition} → ${this.members.get(m.to)?.name ?? m.to}`).join(', ');
   }
+}
+
+/**
+ * The weight of a worker in placement: the threads it runs tasks on (1 for a heartbeat that does
+ * not say, or says something that is not a whole number ≥ 1).
+ */
+export function capacity(w: WorkerInfo): number {
+  return Number.isSafeInteger(w.threads) && w.threads >= 1 ? w.threads : 1;
 }

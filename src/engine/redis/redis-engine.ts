@@ -49,7 +49,7 @@ import {
   runClusterLoop,
 } from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
-import { type PlacementTelemetry, TaskRouter } from './placement.ts';
+import { capacity, type PlacementTelemetry, TaskRouter } from './placement.ts';
 import { watchRun } from './run-watch.ts';
 import {
   messageLineage,
@@ -115,6 +115,8 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
   readonly retries: number;
   /** Tasks run, by worker name. */
   readonly tasksByWorker: Readonly<Record<string, number>>;
+  /** Tasks run, by worker name and thread: `NAME#T` (T from 0; see `distml worker --threads`). */
+  readonly tasksByThread: Readonly<Record<string, number>>;
   /**
    * Bytes of partitions, arguments and broadcasts the driver sent (over its task channel, or
    * written to Redis), and of results it read.
@@ -182,7 +184,9 @@ export class RedisEngine implements Engine {
     members: readonly WorkerInfo[],
   ) {
     this.keys = new ClusterKeys(options.namespace);
-    this.workers = members.length;
+    // Task slots, not processes: a worker running N threads takes N tasks at once, so default
+    // partitions and parameter-server loop slots count it N times.
+    this.workers = members.reduce((n, w) => n + capacity(w), 0);
     events.on('completed', ({ jobId, returnvalue }) =>
       this.runner?.onJobEvent({ kind: 'completed', jobId, returnvalue }),
     );

@@ -178,6 +178,8 @@ export interface RunFacts {
   readonly runSeconds: number;
   readonly worker: string;
   readonly workerId: string;
+  /** The worker's thread (task slot) that ran it, from 0. */
+  readonly thread?: number;
 }
 
 function isRunFacts(h: Header): boolean {
@@ -185,7 +187,8 @@ function isRunFacts(h: Header): boolean {
     typeof h.runSeconds === 'number' &&
     Number.isFinite(h.runSeconds) &&
     typeof h.worker === 'string' &&
-    typeof h.workerId === 'string'
+    typeof h.workerId === 'string' &&
+    (h.thread === undefined || Number.isSafeInteger(h.thread))
   );
 }
 

@@ -95,6 +95,7 @@ export interface RunnerCounts {
   readonly kernelSeconds: number;
   readonly retries: number;
   readonly tasksByWorker: Readonly<Record<string, number>>;
+  readonly tasksByThread: Readonly<Record<string, number>>;
   /** Speculative copies queued for stragglers, and how many answered first. */
   readonly speculativeCopies: number;
   readonly speculativeWins: number;
@@ -106,6 +107,7 @@ export class TaskRunner {
   private kernelSeconds = 0;
   private retries = 0;
   private readonly tasksByWorker: Record<string, number> = {};
+  private readonly tasksByThread: Record<string, number> = {};
   private speculativeCopies = 0;
   private speculativeWins = 0;
   private readonly passes = new Map<number, PassClock>();
@@ -333,6 +335,11 @@ export class TaskRunner {
     this.tasks++;
     this.kernelSeconds += answer.runSeconds;
     this.tasksByWorker[answer.worker] = (this.tasksByWorker[answer.worker] ?? 0) + 1;
+    // Under its worker's thread too, when the worker says which.
+    if (answer.thread !== undefined) {
+      const key = `${answer.worker}#${answer.thread}`;
+      this.tasksByThread[key] = (this.tasksByThread[key] ?? 0) + 1;
+    }
     if (answer.attempt > 1) this.retries++;
   }
 
@@ -342,6 +349,7 @@ export class TaskRunner {
       kernelSeconds: this.kernelSeconds,
       retries: this.retries,
       tasksByWorker: { ...this.tasksByWorker },
+      tasksByThread: { ...this.tasksByThread },
       speculativeCopies: this.speculativeCopies,
       speculativeWins: this.speculativeWins,
     };

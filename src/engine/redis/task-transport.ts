@@ -25,6 +25,8 @@ export interface TaskReturn {
   readonly worker: string;
   /** The worker's id, for a look at the job in Redis (absent from profile tasks). */
   readonly workerId?: string;
+  /** The worker's thread (task slot) that ran it, from 0 (absent from older workers). */
+  readonly thread?: number;
   /** Which attempt of the task this was, from 1 (a stalled attempt counts). */
   readonly attempt: number;
 }

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeArgs, encodeArgs } from './tensor-codec.ts';
 
-/** The pieces as one buffer of its own, as a worker receives them. */
+/** The pieces as one buffer in shared memory of its own, as a worker receives them. */
 function joined(pieces: Uint8Array[]): Buffer {
   const total = pieces.reduce((n, p) => n + p.byteLength, 0);
-  const out = Buffer.from(new ArrayBuffer(total));
+  const out = Buffer.from(new SharedArrayBuffer(total));
   let at = 0;
   for (const p of pieces) {
     out.set(p, at);
@@ -35,6 +35,12 @@ test('arguments round-trip: scalars, strings, broadcasts and tensors, each tenso
   const copied = encodeArgs({ w }, true);
   w[0] = 99;
   assert.equal((decodeArgs(joined(copied), 'args').w as Float64Array)[0], -7);
+});
+
+test('arguments with many and long strings decode from shared memory (msgpackr native strings crashed there)', () => {
+  const args: Record<string, string> = { long: 'x'.repeat(1000) };
+  for (let i = 0; i < 20; i++) args[`k${i}`] = `value-${i}-abc`;
+  assert.deepEqual(decodeArgs(joined(encodeArgs(args)), 'args'), args);
 });
 
 test('malformed arguments are refused with what is wrong, before any tensor is read', () => {

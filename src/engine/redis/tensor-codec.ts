@@ -23,10 +23,16 @@ export function encodeFloat64(v: Float64Array): Buffer {
 }
 
 /**
- * A Float64Array copied out of `buf` (Redis replies share pooled, unaligned memory).
+ * A Float64Array copied out of `buf` (Redis replies share pooled, unaligned memory), into a
+ * SharedArrayBuffer when `shared` (for values that threads read in place).
  * @throws DistmlError when the value is not a whole number of float64s or is too large
  */
-export function decodeFloat64(buf: Buffer, what: string, maxBytes = MAX_VALUE_BYTES): Float64Array {
+export function decodeFloat64(
+  buf: Buffer,
+  what: string,
+  maxBytes = MAX_VALUE_BYTES,
+  shared = false,
+): Float64Array {
   if (buf.byteLength > maxBytes) {
     throw new DistmlError('KERNEL', `${what} is ${buf.byteLength} bytes, over the limit of ${maxBytes}`);
   }
@@ -36,7 +42,9 @@ export function decodeFloat64(buf: Buffer, what: string, maxBytes = MAX_VALUE_BY
       `${what} is ${buf.byteLength} bytes, not a whole number of float64 values`,
     );
   }
-  const out = new Float64Array(buf.byteLength / 8);
+  const out = new Float64Array(
+    shared ? new SharedArrayBuffer(buf.byteLength) : new ArrayBuffer(buf.byteLength),
+  );
   new Uint8Array(out.buffer).set(buf);
   return out;
 }
@@ -91,7 +99,9 @@ export function decodeArgs(buf: Buffer, what: string, maxBytes = MAX_VALUE_BYTES
   if (buf.byteLength < 4) throw malformed('shorter than their header');
   const headerBytes = buf.readUInt32LE(0);
   if (4 + headerBytes > buf.byteLength) throw malformed('the header runs past the end');
-  const header: unknown = packr.unpack(buf.subarray(4, 4 + headerBytes));
+  // The small header is copied out first: `buf` may live in shared memory, where msgpackr's native
+  // string extraction crashes the process (a segmentation fault; tensor-codec.test.ts).
+  const header: unknown = packr.unpack(Buffer.from(buf.subarray(4, 4 + headerBytes)));
   const h = header as { plain?: unknown; tensors?: unknown; lengths?: unknown } | null;
   if (
     typeof h !== 'object' ||
