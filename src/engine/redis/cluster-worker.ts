@@ -18,6 +18,7 @@ import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
 import { hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
 import { type FaultSpec, faultAt } from '../local/faults.ts';
+import { channelKey } from './channel-frames.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { DriverValues } from './driver-values.ts';
@@ -27,9 +28,9 @@ import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.
 import { removeOrphanQueues } from './queue-janitor.ts';
 import { claimNonce } from './replay-guard.ts';
 import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
-import { channelKey, WorkerChannels } from './task-channel.ts';
 import { checkTaskMessage, type TaskMessage } from './task-message.ts';
 import { decodeArgs, encodeFloat64, viewFloat64 } from './tensor-codec.ts';
+import { WorkerChannels } from './worker-channels.ts';
 
 /** Options of {@link startClusterWorker}. */
 export interface ClusterWorkerOptions extends ClusterConnection {

@@ -7,8 +7,9 @@
  */
 import type { Redis } from 'ioredis';
 import { DistmlError } from '../../errors.ts';
-import { channelKey, type WorkerChannels } from './task-channel.ts';
+import { channelKey } from './channel-frames.ts';
 import type { TaskMessage } from './task-message.ts';
+import type { WorkerChannels } from './worker-channels.ts';
 
 /** Fetches driver values for the tasks of one worker. */
 export class DriverValues {

@@ -32,6 +32,7 @@ import {
   SHARD_FLOATS,
   type SlotStats,
 } from './redis-parameter-server.ts';
+import { withTimeout } from './timeouts.ts';
 
 /** How often the driver looks at the slots' claims and heartbeats. */
 const WATCH_MS = 250;
@@ -282,19 +283,10 @@ async function readStats(redis: Redis, keys: LoopKeys, W: number): Promise<SlotS
 }
 
 /** `p`, or a rejection naming `what` after `ms` (Redis commands wait while it is unreachable). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new TaskFailedError(`Redis did not answer within ${ms / 1000} s (${what})`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return withTimeout(
+    p,
+    ms,
+    () => new TaskFailedError(`Redis did not answer within ${ms / 1000} s (${what})`),
+  );
 }

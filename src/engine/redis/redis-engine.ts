@@ -61,6 +61,7 @@ import {
 } from './source-partitions.ts';
 import { type Speculation, type TaskCall, TaskRunner } from './task-runner.ts';
 import { TaskTransport } from './task-transport.ts';
+import { withTimeout } from './timeouts.ts';
 
 /** Options of {@link RedisEngine.connect}. */
 export interface RedisEngineOptions extends ClusterConnection {
@@ -589,19 +590,5 @@ export class RedisEngine implements Engine {
 
   private checkOpen(): void {
     if (this.closed) throw new DistmlError('KERNEL', 'this engine is closed');
-  }
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(error()), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer } from 'node:net';
 import { test } from 'node:test';
-import { channelKey, DriverChannel, WorkerChannels } from './task-channel.ts';
+import { channelKey } from './channel-frames.ts';
+import { DriverChannel } from './task-channel.ts';
+import { WorkerChannels } from './worker-channels.ts';
 
 const run = 'r1';
 const key = channelKey(run, randomBytes(32), undefined);

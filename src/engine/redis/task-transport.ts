@@ -9,8 +9,9 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DistmlError, TaskFailedError } from '../../errors.ts';
 import type { KernelArgs } from '../kernel-registry.ts';
+import { channelKey } from './channel-frames.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
-import { channelKey, DriverChannel, type RunFacts } from './task-channel.ts';
+import { DriverChannel, type RunFacts } from './task-channel.ts';
 import { decodeFloat64, encodeArgs } from './tensor-codec.ts';
 
 /** What a worker answers for a finished task. */
