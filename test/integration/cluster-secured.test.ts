@@ -176,8 +176,9 @@ test('driver and workers over rediss:// with client certificates, the ACL user a
   assert.equal(b.engine.kind, 'redis');
   assert.equal(b.engine.workers, 2);
   assert.equal(b.engine.tasks, b.engine.passes * 4);
-  // Over TLS no result takes the plaintext result channel: all of them came through Redis.
+  // Over TLS nothing takes the plaintext task channel: every result came through Redis.
   assert.equal(b.engine.directResults, 0);
+  assert.equal(b.engine.channelFetches, 0);
   assert.match(cluster.stderr, /engine: cluster rediss:\/\/distml:\*\*\*@127\.0\.0\.1:\d+\/?, 2 workers/);
   for (const text of [cluster.stderr, cluster.stdout, ...workers.map((w) => w.log())]) {
     assert.ok(!text.includes(PASSWORD) && !text.includes(SECRET), 'a password or secret was printed');

@@ -11,7 +11,7 @@ export const MAX_HEADER_BYTES = 4096;
 
 /** The key both ends prove knowledge of: derived from the cluster secret, or the run's token. */
 export function channelKey(run: string, secret: Buffer | undefined, token: string | undefined): Buffer {
-  if (secret !== undefined) return createHmac('sha256', secret).update(`result-channel:${run}`).digest();
+  if (secret !== undefined) return createHmac('sha256', secret).update(`task-channel:${run}`).digest();
   if (token === undefined) throw new Error('a task channel needs the cluster secret or a run token');
   return Buffer.from(token, 'hex');
 }

@@ -554,7 +554,7 @@ export class RedisEngine implements Engine {
       keys: this.keys,
       run: this.run,
       nextStep: () => ++this.step,
-      // Source tasks carry no result channel: their msgpack results always go through Redis.
+      // Source tasks send no result over the task channel: their msgpack results always go through Redis.
       queue: async (fields) => {
         const answer = await this.runner.queue(fields);
         return { ...answer, resultKey: answer.resultKey ?? '' };
