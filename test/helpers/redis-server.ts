@@ -5,8 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
-import { ROOT } from './cli.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { dataset, ROOT } from './cli.ts';
 
 /** A running redis-server. */
 export interface RedisServer {
@@ -174,4 +178,88 @@ export function partitionsLoaded(log: string): number[] {
   return [...log.matchAll(/(?:loaded|read) partition (\d+) of p\d+ from/g)]
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
+}
+
+/**
+ * `distml train` of a logistic regression on breast_cancer in 6 partitions with the tail split,
+ * before the options a test adds: the fit most cluster tests compare with the serial engine's.
+ */
+export const LOGISTIC_ON_6 = [
+  'train',
+  dataset('breast_cancer.csv'),
+  '--target',
+  'label',
+  '--model',
+  'logistic-regression',
+  '--split',
+  'tail',
+  '--partitions',
+  '6',
+] as const;
+
+/** The redis-server, scratch folder and workers of one cluster test file. */
+export interface ClusterFixture {
+  /** The file's redis-server, on a free loopback port (started before its tests). */
+  readonly redis: RedisServer;
+  /** A scratch folder for the file's reports, models and data (removed after its tests). */
+  readonly dir: string;
+  /** The workers its tests start: each is stopped after the file's tests (SIGTERM, then SIGKILL). */
+  readonly workers: WorkerProcess[];
+  /**
+   * Registers a `before` hook of the file that runs once the redis-server and the folder exist.
+   * Use it rather than `before`: node:test runs a file's `before` hooks side by side.
+   */
+  setup(hook: () => Promise<void>): void;
+}
+
+/**
+ * Registers the hooks every cluster test file needs: a redis-server and a scratch folder before
+ * its tests, the workers stopped and both removed after them.
+ */
+export function useCluster(prefix: string, redisArgs: readonly string[] = []): ClusterFixture {
+  let redis: RedisServer | undefined;
+  let dir: string | undefined;
+  const workers: WorkerProcess[] = [];
+  let started!: () => void;
+  let failed!: (err: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    started = resolve;
+    failed = reject;
+  });
+  ready.catch(() => {});
+  before(async () => {
+    try {
+      redis = await startRedis(redisArgs);
+      dir = await mkdtemp(join(tmpdir(), prefix));
+      started();
+    } catch (err) {
+      failed(err);
+      throw err;
+    }
+  });
+  after(async () => {
+    await Promise.all(workers.map((w) => stopChild(w.child)));
+    await redis?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  const must = <T>(value: T | undefined): T => {
+    if (value === undefined)
+      throw new Error('the cluster fixture starts in before(): use it inside tests and setup()');
+    return value;
+  };
+  return {
+    get redis() {
+      return must(redis);
+    },
+    get dir() {
+      return must(dir);
+    },
+    workers,
+    setup(hook) {
+      before(async () => {
+        await ready;
+        await hook();
+      });
+    },
+  };
 }

@@ -3,31 +3,21 @@
  * that joins (src/engine/redis/queue-janitor.ts), against a real redis-server.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ClusterKeys } from '../../src/engine/redis/cluster-keys.ts';
 import { removeOrphanQueues } from '../../src/engine/redis/queue-janitor.ts';
-import {
-  type RedisServer,
-  startRedis,
-  startWorker,
-  stopChild,
-  type WorkerProcess,
-} from '../helpers/redis-server.ts';
+import { startWorker, useCluster } from '../helpers/redis-server.ts';
 
-let redis: RedisServer;
+const fx = useCluster('distml-cluster-');
 let client: Redis;
-const workers: WorkerProcess[] = [];
 
-before(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: null });
+fx.setup(async () => {
+  client = new Redis(fx.redis.url, { maxRetriesPerRequest: null });
 });
 after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
   client.disconnect();
-  await redis.stop();
 });
 
 /** Keys of worker `id`'s queue in namespace `ns`. */
@@ -57,7 +47,7 @@ test('the queues of gone workers are removed; those of live workers and of the s
 
 test('a worker SIGKILLed with no driver running leaves its queue; the next worker to join removes it', async () => {
   const ns = ['--namespace', 'jan2', '--lock-ms', '1500'];
-  const doomed = await startWorker(redis.url, ['--name', 'doomed', ...ns]);
+  const doomed = await startWorker(fx.redis.url, ['--name', 'doomed', ...ns]);
   const id = /joined \(.*id ([0-9a-f]+)\)/.exec(doomed.log())?.[1];
   assert.ok(id !== undefined, doomed.log());
   doomed.child.kill('SIGKILL');
@@ -66,8 +56,8 @@ test('a worker SIGKILLed with no driver running leaves its queue; the next worke
   const keys = new ClusterKeys('jan2');
   while ((await client.exists(keys.worker(id))) === 1) await new Promise((r) => setTimeout(r, 100));
   assert.ok((await queueKeys('jan2', id)).length > 0);
-  const next = await startWorker(redis.url, ['--name', 'next', ...ns]);
-  workers.push(next);
+  const next = await startWorker(fx.redis.url, ['--name', 'next', ...ns]);
+  fx.workers.push(next);
   const deadline = Date.now() + 10_000;
   while (!/removed the queue of 1 gone worker/.test(next.log()) && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 100));

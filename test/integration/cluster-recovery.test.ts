@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { dataset, ROOT, runCli } from '../helpers/cli.ts';
+import { ROOT, runCli } from '../helpers/cli.ts';
 import {
+  LOGISTIC_ON_6,
   type RedisServer,
   startRedis,
   startWorker,
@@ -23,18 +24,6 @@ import {
 let dir: string;
 const workers: WorkerProcess[] = [];
 const servers: RedisServer[] = [];
-const TRAIN = [
-  'train',
-  dataset('breast_cancer.csv'),
-  '--target',
-  'label',
-  '--model',
-  'logistic-regression',
-  '--split',
-  'tail',
-  '--partitions',
-  '6',
-];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'distml-recovery-'));
@@ -65,7 +54,7 @@ test('the driver of a cluster fit SIGKILLed after its first checkpoints: --resum
   for (const name of ['r1', 'r2']) workers.push(await startWorker(redis.url, ['--name', name, ...ns]));
   const checkpoints = join(dir, 'ckpt');
   // tol=1e-9: 49 L-BFGS iterations, so the fit is far from done at its first checkpoint.
-  const args = [...TRAIN, '--param', 'tol=1e-9', '--cluster', redis.url, ...ns, '--min-workers', '2'];
+  const args = [...LOGISTIC_ON_6, '--param', 'tol=1e-9', '--cluster', redis.url, ...ns, '--min-workers', '2'];
   const withCheckpoints = [...args, '--checkpoint-dir', checkpoints, '--checkpoint-every', '2'];
   const driver = spawn(process.execPath, [`${ROOT}bin/distml.js`, ...withCheckpoints], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => driver.on('exit', (code) => resolve(code)));
@@ -122,9 +111,9 @@ test('Redis SIGKILLed mid-fit and restarted from its AOF (appendfsync always): t
   ]);
   workers.push(slow);
   for (const name of names.slice(1)) workers.push(await startWorker(redis.url, ['--name', name, ...ns]));
-  const serial = await train('serial-crash', [...TRAIN, '--workers', '0']);
+  const serial = await train('serial-crash', [...LOGISTIC_ON_6, '--workers', '0']);
   const fit = train('cluster-crash', [
-    ...TRAIN,
+    ...LOGISTIC_ON_6,
     '--cluster',
     redis.url,
     '--namespace',

@@ -4,50 +4,22 @@
  * retries of the same job (a failed attempt, a stalled one whose worker was SIGKILLed) still run.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { dataset, runCli } from '../helpers/cli.ts';
-import {
-  type RedisServer,
-  startRedis,
-  startWorker,
-  stopChild,
-  type WorkerProcess,
-} from '../helpers/redis-server.ts';
+import { runCli } from '../helpers/cli.ts';
+import { LOGISTIC_ON_6, startWorker, useCluster } from '../helpers/redis-server.ts';
 
 const SECRET = 'replay-test-secret-0123456789abcdef';
 const NS = 'replay';
-let redis: RedisServer;
-let dir: string;
+const fx = useCluster('distml-replay-');
 let secretFile: string;
-const workers: WorkerProcess[] = [];
-const TRAIN = [
-  'train',
-  dataset('breast_cancer.csv'),
-  '--target',
-  'label',
-  '--model',
-  'logistic-regression',
-  '--split',
-  'tail',
-  '--partitions',
-  '6',
-];
 
-before(async () => {
-  redis = await startRedis();
-  dir = await mkdtemp(join(tmpdir(), 'distml-replay-'));
-  secretFile = join(dir, 'secret');
+fx.setup(async () => {
+  secretFile = join(fx.dir, 'secret');
   await writeFile(secretFile, SECRET);
-});
-after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Report {
@@ -56,8 +28,8 @@ interface Report {
 }
 
 async function report(name: string, extra: readonly string[]): Promise<Report> {
-  const path = join(dir, `${name}.json`);
-  const r = await runCli([...TRAIN, '--report', path, ...extra]);
+  const path = join(fx.dir, `${name}.json`);
+  const r = await runCli([...LOGISTIC_ON_6, '--report', path, ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(await readFile(path, 'utf8')) as Report;
 }
@@ -77,21 +49,21 @@ test('under a secret, a failed attempt and a stalled one (worker SIGKILLed) are 
   const env = { DISTML_CLUSTER_SECRET: SECRET };
   const ns = ['--namespace', NS, '--lock-ms', '1500'];
   const thrower = await startWorker(
-    redis.url,
+    fx.redis.url,
     ['--name', 'thrower', ...ns, '--inject-fault', 'throw:worker=0,task=3'],
     env,
   );
   const victim = await startWorker(
-    redis.url,
+    fx.redis.url,
     ['--name', 'victim', ...ns, '--inject-fault', 'kill:worker=0,task=5'],
     env,
   );
-  const steady = await startWorker(redis.url, ['--name', 'steady', ...ns], env);
-  workers.push(thrower, victim, steady);
+  const steady = await startWorker(fx.redis.url, ['--name', 'steady', ...ns], env);
+  fx.workers.push(thrower, victim, steady);
   const serial = await report('serial', ['--workers', '0']);
   const cluster = await report('cluster', [
     '--cluster',
-    redis.url,
+    fx.redis.url,
     '--namespace',
     NS,
     '--secret-file',
@@ -106,13 +78,13 @@ test('under a secret, a failed attempt and a stalled one (worker SIGKILLed) are 
   // the victim), so at least one task needed more than one. Had the guard refused a retry as a
   // replay, that task would have failed for good, and the fit with it.
   assert.ok(cluster.engine.retries >= 1, `retries: ${cluster.engine.retries}`);
-  for (const w of workers) assert.doesNotMatch(w.log(), /refused task/);
+  for (const w of fx.workers) assert.doesNotMatch(w.log(), /refused task/);
   // Each partition applied once per pass.
   assert.equal(cluster.engine.tasks, cluster.engine.passes * 6);
   const accepted = Object.values(cluster.engine.tasksByWorker).reduce((a, b) => a + b, 0);
   assert.equal(accepted, cluster.engine.tasks);
   assert.equal(cluster.engine.tasksByWorker.victim, 4);
-  const client = new Redis(redis.port, '127.0.0.1');
+  const client = new Redis(fx.redis.port, '127.0.0.1');
   try {
     assert.equal(await client.get(`${NS}:refused`), null, 'no retry was refused');
   } finally {
@@ -121,13 +93,13 @@ test('under a secret, a failed attempt and a stalled one (worker SIGKILLed) are 
 });
 
 test('a signed message replayed as a new job, or under its own id after removal, is refused as replayed and counted', async () => {
-  const client = new Redis(redis.port, '127.0.0.1');
+  const client = new Redis(fx.redis.port, '127.0.0.1');
   // The fit above left its completed jobs (kept for 10 minutes, signed messages included) in the
   // queues of the workers that own the partitions: replay one of those, on that worker's queue.
   const [completed] = await client.keys(`${NS}:tasks-*:completed`);
   assert.ok(completed !== undefined, 'no worker queue holds completed jobs');
   const queueName = completed.slice(NS.length + 1, -':completed'.length);
-  const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port }, prefix: NS });
+  const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: fx.redis.port }, prefix: NS });
   try {
     const [original] = await queue.getJobs(['completed'], 0, 0);
     assert.ok(original?.id !== undefined, 'no completed job to replay');
@@ -144,7 +116,7 @@ test('a signed message replayed as a new job, or under its own id after removal,
 
     assert.equal(await client.get(`${NS}:refused`), '2');
     assert.deepStrictEqual(await client.hgetall(`${NS}:refused:by-reason`), { replayed: '2' });
-    const logs = workers.map((w) => w.log()).join('');
+    const logs = fx.workers.map((w) => w.log()).join('');
     assert.match(logs, new RegExp(`refused task ${copy.id}: replayed`));
     assert.match(logs, new RegExp(`refused task ${id}: replayed`));
   } finally {

@@ -9,10 +9,9 @@
  * and the generated regression 3,000 × 40 = 120,000.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import {
   abortLoop,
@@ -24,24 +23,14 @@ import {
 } from '../../src/engine/redis/redis-parameter-server.ts';
 import { readModelFile } from '../../src/io/model-file.ts';
 import { dataset, runCli } from '../helpers/cli.ts';
-import {
-  type RedisServer,
-  startRedis,
-  startWorker,
-  stopChild,
-  type WorkerProcess,
-} from '../helpers/redis-server.ts';
+import { startWorker, useCluster, type WorkerProcess } from '../helpers/redis-server.ts';
 
-let redis: RedisServer;
-let dir: string;
+const fx = useCluster('distml-cluster-sgd-');
 let regression: string;
-const workers: WorkerProcess[] = [];
 const NS = ['--namespace', 'sgd'];
 
-before(async () => {
-  redis = await startRedis();
-  dir = await mkdtemp(join(tmpdir(), 'distml-cluster-sgd-'));
-  regression = join(dir, 'regression.csv');
+fx.setup(async () => {
+  regression = join(fx.dir, 'regression.csv');
   const [gen, a, b] = await Promise.all([
     runCli([
       'generate',
@@ -56,16 +45,11 @@ before(async () => {
       regression,
       '-q',
     ]),
-    startWorker(redis.url, ['--name', 'a', ...NS]),
-    startWorker(redis.url, ['--name', 'b', ...NS]),
+    startWorker(fx.redis.url, ['--name', 'a', ...NS]),
+    startWorker(fx.redis.url, ['--name', 'b', ...NS]),
   ]);
   assert.equal(gen.code, 0, gen.stderr);
-  workers.push(a, b);
-});
-after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
+  fx.workers.push(a, b);
 });
 
 interface Report {
@@ -81,8 +65,8 @@ interface Report {
 
 /** `distml train` with a saved model and a report; fails the test on a non-zero exit. */
 async function fit(name: string, args: readonly string[]) {
-  const model = join(dir, `${name}.distml`);
-  const report = join(dir, `${name}.json`);
+  const model = join(fx.dir, `${name}.distml`);
+  const report = join(fx.dir, `${name}.json`);
   const r = await runCli(['train', ...args, '--save', model, '--report', report]);
   assert.equal(r.code, 0, r.stderr);
   return {
@@ -101,7 +85,7 @@ const DIGITS = [
   '0.1',
 ];
 const CLUSTER = ['--cluster', '', ...NS, '--min-workers', '2'];
-const cluster = () => CLUSTER.map((a) => (a === '' ? redis.url : a));
+const cluster = () => CLUSTER.map((a) => (a === '' ? fx.redis.url : a));
 
 /** Every tensor of `a` has the same bytes as in `b`. */
 function assertSameBits(
@@ -208,12 +192,12 @@ const LONG = [
 test('a loop worker SIGKILLed mid-loop fails the fit with an error naming its slot and worker', async () => {
   const ns = ['--namespace', 'kill'];
   const [victim, survivor] = await Promise.all([
-    startWorker(redis.url, ['--name', 'victim', ...ns]),
-    startWorker(redis.url, ['--name', 'survivor', ...ns]),
+    startWorker(fx.redis.url, ['--name', 'victim', ...ns]),
+    startWorker(fx.redis.url, ['--name', 'survivor', ...ns]),
   ]);
-  workers.push(victim, survivor);
+  fx.workers.push(victim, survivor);
   const started = Date.now();
-  const run = runCli([...LONG, '--cluster', redis.url, ...ns, '--min-workers', '2']);
+  const run = runCli([...LONG, '--cluster', fx.redis.url, ...ns, '--min-workers', '2']);
   const [, slot] = await logged(victim, /loop sgd\.linearLoop slot (\d) of 2 started/);
   await logged(survivor, /loop sgd\.linearLoop slot \d of 2 started/);
   await new Promise((r) => setTimeout(r, 300));
@@ -240,17 +224,17 @@ test('a loop worker SIGKILLed mid-loop fails the fit with an error naming its sl
 test('a loop that cannot get a worker thread per slot within --join-timeout fails clearly', async () => {
   const ns = ['--namespace', 'few'];
   const [busy, idle] = await Promise.all([
-    startWorker(redis.url, ['--name', 'stopped', ...ns]),
-    startWorker(redis.url, ['--name', 'idle', ...ns]),
+    startWorker(fx.redis.url, ['--name', 'stopped', ...ns]),
+    startWorker(fx.redis.url, ['--name', 'idle', ...ns]),
   ]);
-  workers.push(busy, idle);
+  fx.workers.push(busy, idle);
   // Registered (its heartbeat outlives it by up to 10 s) but unable to take a task.
   busy.child.kill('SIGSTOP');
   try {
     const r = await runCli([
       ...LONG,
       '--cluster',
-      redis.url,
+      fx.redis.url,
       ...ns,
       '--min-workers',
       '2',
@@ -269,7 +253,7 @@ test('a loop that cannot get a worker thread per slot within --join-timeout fail
 });
 
 test('Lua updates are atomic and ordered: concurrent clients on shared shards sum exactly', async () => {
-  const clients = Array.from({ length: 6 }, () => new Redis(redis.port, '127.0.0.1'));
+  const clients = Array.from({ length: 6 }, () => new Redis(fx.redis.port, '127.0.0.1'));
   const subscribers = clients.map((c) => c.duplicate());
   try {
     // 5,000 parameters in 3 shards (2,048 per key), so pushes race on every shard.
@@ -352,7 +336,7 @@ test('Lua updates are atomic and ordered: concurrent clients on shared shards su
 });
 
 test('a clock wait is bounded by timeoutMs and names the slowest slot; an abort ends it at once', async () => {
-  const client = new Redis(redis.port, '127.0.0.1');
+  const client = new Redis(fx.redis.port, '127.0.0.1');
   const subscriber = client.duplicate();
   try {
     const layout: LoopLayout = {

@@ -9,34 +9,22 @@
  * short header, so both give 1,000 rows per partition (the workers' logs say how many they read).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { readModelFile } from '../../src/io/model-file.ts';
 import { runCli } from '../helpers/cli.ts';
-import {
-  partitionsLoaded,
-  type RedisServer,
-  startRedis,
-  startWorker,
-  stopChild,
-  type WorkerProcess,
-} from '../helpers/redis-server.ts';
+import { partitionsLoaded, startWorker, useCluster } from '../helpers/redis-server.ts';
 
-let redis: RedisServer;
-let dir: string;
+const fx = useCluster('distml-cluster-source-sgd-');
 let data: string;
 let secretFile: string;
-const workers: WorkerProcess[] = [];
 const NS = ['--namespace', 'sgd-src'];
 
-before(async () => {
-  redis = await startRedis();
-  dir = await mkdtemp(join(tmpdir(), 'distml-cluster-source-sgd-'));
-  secretFile = join(dir, 'secret');
+fx.setup(async () => {
+  secretFile = join(fx.dir, 'secret');
   await writeFile(secretFile, 'a-cluster-secret-for-source-loops-17');
-  const generated = join(dir, 'generated.csv');
+  const generated = join(fx.dir, 'generated.csv');
   const gen = await runCli([
     'generate',
     'classification',
@@ -55,7 +43,7 @@ before(async () => {
   // shorter than a third of a line, which makes the 4 byte ranges own 1,000 lines each.
   const [header, ...rows] = (await readFile(generated, 'utf8')).trimEnd().split('\n');
   const fixed = (v: number) => `${v < 0 ? '-' : '+'}${Math.abs(v).toFixed(6).padStart(10, '0')}`;
-  data = join(dir, 'fixed-width.csv');
+  data = join(fx.dir, 'fixed-width.csv');
   await writeFile(
     data,
     `${[
@@ -69,12 +57,7 @@ before(async () => {
     ].join('\n')}\n`,
   );
   for (const name of ['a', 'b'])
-    workers.push(await startWorker(redis.url, ['--name', name, ...NS, '--secret-file', secretFile]));
-});
-after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
+    fx.workers.push(await startWorker(fx.redis.url, ['--name', name, ...NS, '--secret-file', secretFile]));
 });
 
 interface Report {
@@ -89,9 +72,9 @@ interface Report {
 
 /** `distml train` on the cluster with a saved model and a report; fails the test on a non-zero exit. */
 async function fit(name: string, extra: readonly string[]) {
-  const model = join(dir, `${name}.distml`);
-  const report = join(dir, `${name}.json`);
-  const marks = workers.map((w) => w.log().length);
+  const model = join(fx.dir, `${name}.distml`);
+  const report = join(fx.dir, `${name}.json`);
+  const marks = fx.workers.map((w) => w.log().length);
   const r = await runCli([
     'train',
     data,
@@ -104,7 +87,7 @@ async function fit(name: string, extra: readonly string[]) {
     '--partitions',
     '4',
     '--cluster',
-    redis.url,
+    fx.redis.url,
     ...NS,
     '--secret-file',
     secretFile,
@@ -122,7 +105,7 @@ async function fit(name: string, extra: readonly string[]) {
     report: JSON.parse(await readFile(report, 'utf8')) as Report,
     file,
     tensors: file.tensors,
-    logs: workers.map((w, i) => w.log().slice(marks[i])),
+    logs: fx.workers.map((w, i) => w.log().slice(marks[i])),
   };
 }
 

@@ -7,10 +7,9 @@
  * agree to a stated tolerance rather than bit for bit.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { readCsv } from '../../src/data/csv-reader.ts';
 import { writeParquet } from '../../src/data/parquet.ts';
 import { readModelFile } from '../../src/io/model-file.ts';
@@ -18,19 +17,10 @@ import { connectEngine } from '../../src/pipeline/engines.ts';
 import { trainFromSource } from '../../src/pipeline/train-source.ts';
 import { dataset, ROOT, runCli } from '../helpers/cli.ts';
 import { type RangeServer, startRangeServer } from '../helpers/range-server.ts';
-import {
-  partitionsLoaded,
-  type RedisServer,
-  startRedis,
-  startWorker,
-  stopChild,
-  type WorkerProcess,
-} from '../helpers/redis-server.ts';
+import { partitionsLoaded, startWorker, useCluster } from '../helpers/redis-server.ts';
 
-let redis: RedisServer;
+const fx = useCluster('distml-cluster-source-');
 let http: RangeServer;
-let dir: string;
-const workers: WorkerProcess[] = [];
 const NS = ['--namespace', 'src'];
 const LOANS = dataset('loans.csv');
 const MODEL = ['--target', 'defaulted', '--model', 'logistic-regression', '--test-fraction', '0'];
@@ -42,17 +32,13 @@ const MODEL = ['--target', 'defaulted', '--model', 'logistic-regression', '--tes
  */
 const TOLERANCE = 1e-10;
 
-before(async () => {
-  redis = await startRedis();
+fx.setup(async () => {
   http = await startRangeServer(`${ROOT}data`);
-  dir = await mkdtemp(join(tmpdir(), 'distml-cluster-source-'));
-  for (const name of ['a', 'b', 'c']) workers.push(await startWorker(redis.url, ['--name', name, ...NS]));
+  for (const name of ['a', 'b', 'c'])
+    fx.workers.push(await startWorker(fx.redis.url, ['--name', name, ...NS]));
 });
 after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
   await http.stop();
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Report {
@@ -73,8 +59,8 @@ interface Report {
 
 /** Trains, saves the model and a report; returns the report and the fitted coefficients. */
 async function train(name: string, data: string, extra: readonly string[], what = MODEL) {
-  const model = join(dir, `${name}.distml`);
-  const report = join(dir, `${name}.json`);
+  const model = join(fx.dir, `${name}.distml`);
+  const report = join(fx.dir, `${name}.json`);
   const r = await runCli(['train', data, ...what, '--save', model, '--report', report, ...extra]);
   assert.equal(r.code, 0, r.stderr);
   const file = await readModelFile(model);
@@ -95,7 +81,7 @@ function assertClose(got: readonly number[], want: readonly number[]): void {
 
 const cluster = (...extra: string[]) => [
   '--cluster',
-  redis.url,
+  fx.redis.url,
   ...NS,
   '--min-workers',
   '3',
@@ -107,7 +93,7 @@ let sharedCoef: number[] = [];
 
 test('from a shared path: the serial model, no row written to Redis, each partition read once, by its owner', async () => {
   const serial = await train('serial', LOANS, ['--workers', '0', '--partitions', '5']);
-  const marks = workers.map((w) => w.log().length);
+  const marks = fx.workers.map((w) => w.log().length);
   const shared = await train('shared', LOANS, cluster('--partitions', '5'));
   assertClose(shared.coef, serial.coef);
   sharedCoef = shared.coef;
@@ -125,7 +111,7 @@ test('from a shared path: the serial model, no row written to Redis, each partit
   // Owners are dealt round-robin over the workers sorted by name: a 0,3; b 1,4; c 2. Each reads
   // its partitions from the file once, and runs every task on them.
   assert.deepStrictEqual(
-    workers.map((w, i) => partitionsLoaded(w.log().slice(marks[i]))),
+    fx.workers.map((w, i) => partitionsLoaded(w.log().slice(marks[i]))),
     [[0, 3], [1, 4], [2]],
   );
   assert.deepStrictEqual(engine.partitionsByWorker, { a: 2, b: 2, c: 1 });
@@ -134,7 +120,7 @@ test('from a shared path: the serial model, no row written to Redis, each partit
 });
 
 test('the library: trainFromSource on a cluster engine gives the CLI model, bit for bit', async () => {
-  const engine = await connectEngine({ cluster: { url: redis.url, namespace: 'src', minWorkers: 3 } });
+  const engine = await connectEngine({ cluster: { url: fx.redis.url, namespace: 'src', minWorkers: 3 } });
   try {
     const { model, rows, columns } = await trainFromSource(LOANS, {
       target: 'defaulted',
@@ -179,7 +165,7 @@ test('from an http URL with Range support: the same model', async () => {
 
 test('a worker SIGKILLed mid-fit: exactly its partition is read again from the source elsewhere, same model', async () => {
   const ns = ['--namespace', 'src-kill', '--lock-ms', '1500'];
-  const victim = await startWorker(redis.url, [
+  const victim = await startWorker(fx.redis.url, [
     '--name',
     'victim',
     ...ns,
@@ -187,13 +173,13 @@ test('a worker SIGKILLed mid-fit: exactly its partition is read again from the s
     'kill:worker=0,task=9',
   ]);
   const others = [
-    await startWorker(redis.url, ['--name', 'd', ...ns]),
-    await startWorker(redis.url, ['--name', 'e', ...ns]),
+    await startWorker(fx.redis.url, ['--name', 'd', ...ns]),
+    await startWorker(fx.redis.url, ['--name', 'e', ...ns]),
   ];
-  workers.push(victim, ...others);
+  fx.workers.push(victim, ...others);
   const r = await train('killed', LOANS, [
     '--cluster',
-    redis.url,
+    fx.redis.url,
     '--namespace',
     'src-kill',
     '--min-workers',
@@ -228,7 +214,7 @@ test('a worker SIGKILLed mid-fit: exactly its partition is read again from the s
 
 test('a worker leaving on SIGTERM mid-fit: its partition moves to a live worker, same model', async () => {
   const ns = ['--namespace', 'src-leave'];
-  const leaver = await startWorker(redis.url, [
+  const leaver = await startWorker(fx.redis.url, [
     '--name',
     'leaver',
     ...ns,
@@ -236,13 +222,13 @@ test('a worker leaving on SIGTERM mid-fit: its partition moves to a live worker,
     'delay:worker=0,task=4,ms=1000',
   ]);
   const others = [
-    await startWorker(redis.url, ['--name', 'f', ...ns]),
-    await startWorker(redis.url, ['--name', 'g', ...ns]),
+    await startWorker(fx.redis.url, ['--name', 'f', ...ns]),
+    await startWorker(fx.redis.url, ['--name', 'g', ...ns]),
   ];
-  workers.push(leaver, ...others);
+  fx.workers.push(leaver, ...others);
   const fit = train('leave', LOANS, [
     '--cluster',
-    redis.url,
+    fx.redis.url,
     ...ns,
     '--min-workers',
     '3',
@@ -276,7 +262,7 @@ test('a worker leaving on SIGTERM mid-fit: its partition moves to a live worker,
 });
 
 test('a Parquet source is split by row groups', async () => {
-  const path = join(dir, 'loans.parquet');
+  const path = join(fx.dir, 'loans.parquet');
   await writeParquet(path, await readCsv(LOANS), { rowGroupSize: 600 });
   const serial = await train('pq-serial', path, ['--workers', '0', '--partitions', '4']);
   const shared = await train('pq-shared', path, cluster('--partitions', '4'));
@@ -289,10 +275,10 @@ test('usage errors: --shared-data needs --cluster and --test-fraction 0, and a s
   let r = await runCli([...base, '--test-fraction', '0']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--shared-data needs --cluster URL/);
-  r = await runCli([...base, '--cluster', redis.url]);
+  r = await runCli([...base, '--cluster', fx.redis.url]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--shared-data needs --test-fraction 0 \(got 0\.2\).*distml evaluate MODEL TEST/);
-  r = await runCli(['train', 'rows.jsonl', ...MODEL, '--cluster', redis.url, '--shared-data']);
+  r = await runCli(['train', 'rows.jsonl', ...MODEL, '--cluster', fx.redis.url, '--shared-data']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--shared-data reads CSV\/TSV and Parquet files; rows\.jsonl is jsonl/);
 });
@@ -301,7 +287,7 @@ test("a worker's parse error names the file, the range, the line, the column and
   // Past the driver's 1 MiB head sample, column x holds text: only the worker of that range sees it.
   const lines = ['x,y'];
   for (let i = 0; i < 200_000; i++) lines.push(i === 190_000 ? 'oops,1' : `${i % 7}.5,${i % 2}`);
-  const path = join(dir, 'late-text.csv');
+  const path = join(fx.dir, 'late-text.csv');
   await writeFile(path, `${lines.join('\n')}\n`);
   const r = await runCli([
     'train',
@@ -328,7 +314,7 @@ async function weightedData(name: string, weightAt: (i: number) => string): Prom
     const noise = ((((i * 7919) % 13) - 6) / 4) * (1 + Math.abs(a));
     lines.push(`${a},${b},${weightAt(i)},${(1 + 2 * a - b + noise).toFixed(5)}`);
   }
-  const path = join(dir, name);
+  const path = join(fx.dir, name);
   await writeFile(path, `${lines.join('\n')}\n`);
   return path;
 }
@@ -348,12 +334,12 @@ test('--sample-weight with --shared-data: the weighted model of the frame path, 
   // Unweighted, w is a feature: compare the coefficient of a.
   const gap = Math.abs(unweighted.coef[0]! - serial.coef[0]!);
   assert.ok(gap > 1e-3, `the weights changed nothing (${gap})`);
-  const file = await readModelFile(join(dir, 'w-shared.distml'));
+  const file = await readModelFile(join(fx.dir, 'w-shared.distml'));
   const meta = file.meta as { preprocessing: { outputNames: string[] }; training: { sampleWeight?: string } };
   assert.deepEqual(meta.preprocessing.outputNames, ['a', 'b'], 'the weight column is not a feature');
   assert.equal(meta.training.sampleWeight, 'w');
 
-  const parquet = join(dir, 'weighted.parquet');
+  const parquet = join(fx.dir, 'weighted.parquet');
   await writeParquet(parquet, await readCsv(csv), { rowGroupSize: 500 });
   // Row groups of 500 put rows 0-999, 1000-1999 and 2000-2999 in the three partitions: the row
   // blocks of --partitions 3, so the same sums add in the same order: bit for bit.
@@ -389,7 +375,7 @@ test('a negative or non-numeric weight fails on its worker, naming the file, the
   }
   const missing = await runCli([
     'train',
-    join(dir, 'negative.csv'),
+    join(fx.dir, 'negative.csv'),
     ...WEIGHTED,
     '--sample-weight',
     'weight',
@@ -400,8 +386,8 @@ test('a negative or non-numeric weight fails on its worker, naming the file, the
     missing.stderr,
     /--sample-weight: \S+negative\.csv has no column 'weight' \(its columns: a, b, w, y\)/,
   );
-  const parquet = join(dir, 'negative.parquet');
-  await writeParquet(parquet, await readCsv(join(dir, 'negative.csv')), { rowGroupSize: 500 });
+  const parquet = join(fx.dir, 'negative.parquet');
+  await writeParquet(parquet, await readCsv(join(fx.dir, 'negative.csv')), { rowGroupSize: 500 });
   const r = await runCli(['train', parquet, ...weighted, ...cluster('--partitions', '3')]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(

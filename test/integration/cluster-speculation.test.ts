@@ -4,33 +4,13 @@
  * model is the serial one. Real redis-server, real worker processes.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { dataset, runCli } from '../helpers/cli.ts';
-import {
-  partitionsLoaded,
-  type RedisServer,
-  startRedis,
-  startWorker,
-  stopChild,
-  type WorkerProcess,
-} from '../helpers/redis-server.ts';
+import { test } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
+import { LOGISTIC_ON_6, partitionsLoaded, startWorker, useCluster } from '../helpers/redis-server.ts';
 
-let redis: RedisServer;
-let dir: string;
-const workers: WorkerProcess[] = [];
-
-before(async () => {
-  redis = await startRedis();
-  dir = await mkdtemp(join(tmpdir(), 'distml-speculation-'));
-});
-after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCluster('distml-speculation-');
 
 interface Report {
   metrics: Record<string, number>;
@@ -44,23 +24,8 @@ interface Report {
 }
 
 async function train(name: string, extra: readonly string[]): Promise<{ report: Report; stderr: string }> {
-  const data = dataset('breast_cancer.csv');
-  const report = join(dir, `${name}.json`);
-  const r = await runCli([
-    'train',
-    data,
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
-    '--split',
-    'tail',
-    '--partitions',
-    '6',
-    '--report',
-    report,
-    ...extra,
-  ]);
+  const report = join(fx.dir, `${name}.json`);
+  const r = await runCli([...LOGISTIC_ON_6, '--report', report, ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return { report: JSON.parse(await readFile(report, 'utf8')) as Report, stderr: r.stderr };
 }
@@ -68,18 +33,25 @@ async function train(name: string, extra: readonly string[]): Promise<{ report: 
 test('a task stalled on its worker is copied to another, whose answer counts; the model is unchanged', async () => {
   const ns = ['--namespace', 'spec'];
   // a owns partitions 0 and 3; its 4th task (in the second pass) stalls for 8 s.
-  const slow = await startWorker(redis.url, [
+  const slow = await startWorker(fx.redis.url, [
     '--name',
     'a',
     ...ns,
     '--inject-fault',
     'delay:worker=0,task=4,ms=8000',
   ]);
-  const b = await startWorker(redis.url, ['--name', 'b', ...ns]);
-  const c = await startWorker(redis.url, ['--name', 'c', ...ns]);
-  workers.push(slow, b, c);
+  const b = await startWorker(fx.redis.url, ['--name', 'b', ...ns]);
+  const c = await startWorker(fx.redis.url, ['--name', 'c', ...ns]);
+  fx.workers.push(slow, b, c);
   const serial = await train('serial', ['--workers', '0']);
-  const cluster = await train('spec', ['--cluster', redis.url, ...ns, '--min-workers', '3', '--speculation']);
+  const cluster = await train('spec', [
+    '--cluster',
+    fx.redis.url,
+    ...ns,
+    '--min-workers',
+    '3',
+    '--speculation',
+  ]);
   assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
   const e = cluster.report.engine;
   // Every partition counted once per pass, whichever copy answered; nobody was presumed dead.

@@ -6,46 +6,20 @@
  * order); the SGD model under BSP with the thread engine's `--workers 2`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { readModelFile } from '../../src/io/model-file.ts';
 import { dataset, runCli } from '../helpers/cli.ts';
 import {
+  LOGISTIC_ON_6,
   partitionsLoaded,
-  type RedisServer,
-  startRedis,
   startWorker,
-  stopChild,
+  useCluster,
   type WorkerProcess,
 } from '../helpers/redis-server.ts';
 
-let redis: RedisServer;
-let dir: string;
-const workers: WorkerProcess[] = [];
-const TRAIN = [
-  'train',
-  dataset('breast_cancer.csv'),
-  '--target',
-  'label',
-  '--model',
-  'logistic-regression',
-  '--split',
-  'tail',
-  '--partitions',
-  '6',
-];
-
-before(async () => {
-  redis = await startRedis();
-  dir = await mkdtemp(join(tmpdir(), 'distml-threads-'));
-});
-after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = useCluster('distml-threads-');
 
 interface Report {
   metrics: Record<string, number>;
@@ -63,8 +37,8 @@ interface Report {
 }
 
 async function train(name: string, extra: readonly string[]): Promise<{ report: Report; stderr: string }> {
-  const path = join(dir, `${name}.json`);
-  const r = await runCli([...TRAIN, '--report', path, ...extra]);
+  const path = join(fx.dir, `${name}.json`);
+  const r = await runCli([...LOGISTIC_ON_6, '--report', path, ...extra]);
   assert.equal(r.code, 0, r.stderr);
   return { report: JSON.parse(await readFile(path, 'utf8')) as Report, stderr: r.stderr };
 }
@@ -80,7 +54,7 @@ test('one worker process with --threads 2 trains the serial model, running the t
   const ns = ['--namespace', 'pair'];
   // Its first task waits 1.5 s in the slot it took (slot 0, the lowest free): the other tasks of
   // that pass can only run in slot 1, on the second thread, meanwhile.
-  const pool = await startWorker(redis.url, [
+  const pool = await startWorker(fx.redis.url, [
     '--name',
     'pool',
     '--threads',
@@ -89,9 +63,9 @@ test('one worker process with --threads 2 trains the serial model, running the t
     '--inject-fault',
     'delay:worker=0,task=1,ms=1500',
   ]);
-  workers.push(pool);
+  fx.workers.push(pool);
   assert.match(pool.log(), /worker pool joined \(\d+ cores, 2 threads, id \w+\)/);
-  const { report, stderr } = await train('pair', ['--cluster', redis.url, ...ns, '--min-workers', '1']);
+  const { report, stderr } = await train('pair', ['--cluster', fx.redis.url, ...ns, '--min-workers', '1']);
   assert.deepStrictEqual(report.metrics, (await serialFit()).metrics);
   const { engine } = report;
   // Two threads are two task slots: the engine counts them as it counts the thread engine's.
@@ -111,10 +85,10 @@ test('one worker process with --threads 2 trains the serial model, running the t
 
 test('placement by capacity: a 2-thread worker is given twice the partitions of a 1-thread one', async () => {
   const ns = ['--namespace', 'weights'];
-  const big = await startWorker(redis.url, ['--name', 'big', '--threads', '2', ...ns]);
-  const small = await startWorker(redis.url, ['--name', 'small', '--threads', '1', ...ns]);
-  workers.push(big, small);
-  const { report } = await train('weights', ['--cluster', redis.url, ...ns, '--min-workers', '2']);
+  const big = await startWorker(fx.redis.url, ['--name', 'big', '--threads', '2', ...ns]);
+  const small = await startWorker(fx.redis.url, ['--name', 'small', '--threads', '1', ...ns]);
+  fx.workers.push(big, small);
+  const { report } = await train('weights', ['--cluster', fx.redis.url, ...ns, '--min-workers', '2']);
   assert.deepStrictEqual(report.metrics, (await serialFit()).metrics);
   const { engine } = report;
   assert.equal(engine.workers, 3);
@@ -129,7 +103,7 @@ test('placement by capacity: a 2-thread worker is given twice the partitions of 
 
 test('a 2-thread worker SIGKILLed mid-fit: exactly its partitions move, its tasks are requeued, and the model equals the serial one', async () => {
   const ns = ['--namespace', 'kill2', '--lock-ms', '1500'];
-  const victim = await startWorker(redis.url, [
+  const victim = await startWorker(fx.redis.url, [
     '--name',
     'victim',
     '--threads',
@@ -138,13 +112,13 @@ test('a 2-thread worker SIGKILLed mid-fit: exactly its partitions move, its task
     '--inject-fault',
     'kill:worker=0,task=12',
   ]);
-  workers.push(victim);
+  fx.workers.push(victim);
   const others: WorkerProcess[] = [];
-  for (const name of ['d', 'e']) others.push(await startWorker(redis.url, ['--name', name, ...ns]));
-  workers.push(...others);
+  for (const name of ['d', 'e']) others.push(await startWorker(fx.redis.url, ['--name', name, ...ns]));
+  fx.workers.push(...others);
   const { report, stderr } = await train('kill2', [
     '--cluster',
-    redis.url,
+    fx.redis.url,
     '--namespace',
     'kill2',
     '--min-workers',
@@ -179,7 +153,7 @@ test('a 2-thread worker SIGKILLed mid-fit: exactly its partitions move, its task
 
 test('sgd-classifier under BSP on one 2-thread worker equals --workers 2 bit for bit: its two loop slots run side by side', async () => {
   const ns = ['--namespace', 'loops'];
-  workers.push(await startWorker(redis.url, ['--name', 'duo', '--threads', '2', ...ns]));
+  fx.workers.push(await startWorker(fx.redis.url, ['--name', 'duo', '--threads', '2', ...ns]));
   // digits with a 10% test split is 103,488 training elements: above the thread engine's
   // small-data threshold, so --workers 2 really runs two threads (as in cluster-sgd.test.ts).
   const digits = [
@@ -192,8 +166,8 @@ test('sgd-classifier under BSP on one 2-thread worker equals --workers 2 bit for
     '0.1',
   ];
   const fit = async (name: string, extra: readonly string[]) => {
-    const model = join(dir, `${name}.distml`);
-    const report = join(dir, `${name}.json`);
+    const model = join(fx.dir, `${name}.distml`);
+    const report = join(fx.dir, `${name}.json`);
     const r = await runCli(['train', ...digits, ...extra, '--save', model, '--report', report]);
     assert.equal(r.code, 0, r.stderr);
     return {
@@ -202,7 +176,7 @@ test('sgd-classifier under BSP on one 2-thread worker equals --workers 2 bit for
     };
   };
   const local = await fit('sgd-local', ['--workers', '2']);
-  const remote = await fit('sgd-duo', ['--cluster', redis.url, ...ns, '--min-workers', '1']);
+  const remote = await fit('sgd-duo', ['--cluster', fx.redis.url, ...ns, '--min-workers', '1']);
   assert.deepStrictEqual(Object.keys(remote.tensors).sort(), Object.keys(local.tensors).sort());
   for (const [name, t] of Object.entries(remote.tensors)) {
     const u = local.tensors[name]!.data;
@@ -223,7 +197,7 @@ test('--threads 0 or a word is a usage error naming the option, exit 2', async (
     ['many', 'expected a finite number'],
   ] as const;
   for (const [bad, why] of refusals) {
-    const r = await runCli(['worker', '--cluster', redis.url, '--threads', bad]);
+    const r = await runCli(['worker', '--cluster', fx.redis.url, '--threads', bad]);
     assert.equal(r.code, 2, r.stderr);
     assert.ok(
       r.stderr.includes(`option '--threads <n>' argument '${bad}' is invalid. ${why}, got '${bad}'`),

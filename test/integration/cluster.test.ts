@@ -7,33 +7,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { dataset, runCli, startCli } from '../helpers/cli.ts';
 import {
   partitionsLoaded,
-  type RedisServer,
   startRedis,
   startWorker,
   stopChild,
+  useCluster,
   type WorkerProcess,
 } from '../helpers/redis-server.ts';
 
-let redis: RedisServer;
-let dir: string;
-const workers: WorkerProcess[] = [];
+const fx = useCluster('distml-cluster-');
 const data = dataset('breast_cancer.csv');
 /** `distml train` of a logistic regression on breast_cancer, before the options each test adds. */
 const TRAIN = ['train', data, '--target', 'label', '--model', 'logistic-regression'];
-
-before(async () => {
-  redis = await startRedis();
-  dir = await mkdtemp(join(tmpdir(), 'distml-cluster-'));
-});
-after(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
-});
 
 interface Report {
   metrics: Record<string, number>;
@@ -59,7 +47,16 @@ interface Report {
 
 /** The arguments of a 6-partition fit with a report named `name`. */
 function trainArgs(name: string, extra: readonly string[]): string[] {
-  return [...TRAIN, '--split', 'tail', '--partitions', '6', '--report', join(dir, `${name}.json`), ...extra];
+  return [
+    ...TRAIN,
+    '--split',
+    'tail',
+    '--partitions',
+    '6',
+    '--report',
+    join(fx.dir, `${name}.json`),
+    ...extra,
+  ];
 }
 
 async function train(name: string, extra: readonly string[]): Promise<{ report: Report; stderr: string }> {
@@ -69,7 +66,7 @@ async function train(name: string, extra: readonly string[]): Promise<{ report: 
 }
 
 async function readReport(name: string): Promise<Report> {
-  return JSON.parse(await readFile(join(dir, `${name}.json`), 'utf8')) as Report;
+  return JSON.parse(await readFile(join(fx.dir, `${name}.json`), 'utf8')) as Report;
 }
 
 /** Resolves when `text()` matches `pattern`. */
@@ -84,12 +81,12 @@ async function printed(text: () => string, pattern: RegExp, ms = 20_000): Promis
 test('three worker processes train the same model as the serial engine, each partition loaded once, by its owner', async () => {
   const trio: WorkerProcess[] = [];
   for (const name of ['a', 'b', 'c'])
-    trio.push(await startWorker(redis.url, ['--name', name, '--namespace', 'plain']));
-  workers.push(...trio);
+    trio.push(await startWorker(fx.redis.url, ['--name', name, '--namespace', 'plain']));
+  fx.workers.push(...trio);
   const serial = await train('serial', ['--workers', '0']);
   const cluster = await train('cluster', [
     '--cluster',
-    redis.url,
+    fx.redis.url,
     '--namespace',
     'plain',
     '--min-workers',
@@ -133,9 +130,9 @@ test('three worker processes train the same model as the serial engine, each par
 test('--no-channel moves everything through Redis, --channel-port fixes the port, a taken port is a clear error', async () => {
   const duo: WorkerProcess[] = [];
   for (const name of ['m', 'n'])
-    duo.push(await startWorker(redis.url, ['--name', name, '--namespace', 'chan']));
-  workers.push(...duo);
-  const on = ['--cluster', redis.url, '--namespace', 'chan', '--min-workers', '2'];
+    duo.push(await startWorker(fx.redis.url, ['--name', name, '--namespace', 'chan']));
+  fx.workers.push(...duo);
+  const on = ['--cluster', fx.redis.url, '--namespace', 'chan', '--min-workers', '2'];
   const serial = await train('chan-serial', ['--workers', '0']);
   const viaRedis = await train('chan-redis', [...on, '--no-channel']);
   assert.deepStrictEqual(viaRedis.report.metrics, serial.report.metrics);
@@ -177,7 +174,7 @@ test('--no-channel moves everything through Redis, --channel-port fixes the port
 
 test('a worker SIGKILLed mid-fit: exactly its partitions move to the others, its task is requeued, and the model equals the fault-free one', async () => {
   const ns = ['--namespace', 'kill'];
-  const victim = await startWorker(redis.url, [
+  const victim = await startWorker(fx.redis.url, [
     '--name',
     'victim',
     ...ns,
@@ -186,13 +183,13 @@ test('a worker SIGKILLed mid-fit: exactly its partitions move to the others, its
     '--inject-fault',
     'kill:worker=0,task=12',
   ]);
-  workers.push(victim);
+  fx.workers.push(victim);
   const others: WorkerProcess[] = [];
   for (const name of ['d', 'e'])
-    others.push(await startWorker(redis.url, ['--name', name, ...ns, '--lock-ms', '1500']));
-  workers.push(...others);
+    others.push(await startWorker(fx.redis.url, ['--name', name, ...ns, '--lock-ms', '1500']));
+  fx.workers.push(...others);
   const serial = await train('serial-kill', ['--workers', '0']);
-  const cluster = await train('cluster-kill', ['--cluster', redis.url, ...ns, '--min-workers', '3']);
+  const cluster = await train('cluster-kill', ['--cluster', fx.redis.url, ...ns, '--min-workers', '3']);
   assert.equal(await victim.exited, 'SIGKILL');
   assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
   const { engine } = cluster.report;
@@ -218,7 +215,7 @@ test('a worker SIGKILLed mid-fit: exactly its partitions move to the others, its
   assert.deepStrictEqual(engine.partitionsByWorker, { d: 3, e: 3 });
   // The driver emptied the dead worker's queue when it closed.
   const { Redis } = await import('ioredis');
-  const client = new Redis(redis.port, '127.0.0.1');
+  const client = new Redis(fx.redis.port, '127.0.0.1');
   const id = /worker victim joined \(\d+ cores, 1 thread, id (\w+)\)/.exec(victim.log())?.[1];
   assert.ok(id !== undefined, victim.log());
   assert.ok((await client.keys('kill:tasks-*')).length > 0, 'the live workers keep their queues');
@@ -229,18 +226,18 @@ test('a worker SIGKILLed mid-fit: exactly its partitions move to the others, its
 test('with a cluster secret, unsigned and wrongly signed tasks are refused and counted; the secret never shows', async () => {
   const secret = 'correct-horse-battery-staple-1234';
   const ns = ['--namespace', 'signed'];
-  const w = await startWorker(redis.url, ['--name', 'guard', ...ns], { DISTML_CLUSTER_SECRET: secret });
-  workers.push(w);
-  const base = [...TRAIN, '--cluster', redis.url, ...ns];
+  const w = await startWorker(fx.redis.url, ['--name', 'guard', ...ns], { DISTML_CLUSTER_SECRET: secret });
+  fx.workers.push(w);
+  const base = [...TRAIN, '--cluster', fx.redis.url, ...ns];
   const unsigned = await runCli(base);
   assert.equal(unsigned.code, 1);
   assert.match(unsigned.stderr, /refused: unsigned/);
-  const wrongFile = join(dir, 'wrong-secret');
+  const wrongFile = join(fx.dir, 'wrong-secret');
   await writeFile(wrongFile, 'not-the-secret-at-all-0000');
   const wrong = await runCli([...base, '--secret-file', wrongFile]);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /refused: bad-signature/);
-  const goodFile = join(dir, 'secret');
+  const goodFile = join(fx.dir, 'secret');
   await writeFile(goodFile, `${secret}\n`);
   const good = await runCli([...base, '--secret-file', goodFile]);
   assert.equal(good.code, 0, good.stderr);
@@ -255,7 +252,7 @@ test('too few workers within --join-timeout is a clear failure', async () => {
   const r = await runCli([
     ...TRAIN,
     '--cluster',
-    redis.url,
+    fx.redis.url,
     '--namespace',
     'nobody',
     '--min-workers',
@@ -287,16 +284,24 @@ test('a wrong Redis password fails clearly, and the password is redacted', async
 });
 
 test('SIGTERM: a worker leaves cleanly, exit 0, and deregisters', async () => {
-  const w = await startWorker(redis.url, ['--name', 'leaver', '--namespace', 'leave']);
+  const w = await startWorker(fx.redis.url, ['--name', 'leaver', '--namespace', 'leave']);
   w.child.kill('SIGTERM');
   assert.equal(await w.exited, 0);
   assert.match(w.log(), /worker leaver left after 0 tasks/);
   // It emptied its own queue on the way out.
   const { Redis } = await import('ioredis');
-  const client = new Redis(redis.port, '127.0.0.1');
+  const client = new Redis(fx.redis.port, '127.0.0.1');
   assert.deepStrictEqual(await client.keys('leave:tasks-*'), []);
   client.disconnect();
-  const r = await runCli([...TRAIN, '--cluster', redis.url, '--namespace', 'leave', '--join-timeout', '1']);
+  const r = await runCli([
+    ...TRAIN,
+    '--cluster',
+    fx.redis.url,
+    '--namespace',
+    'leave',
+    '--join-timeout',
+    '1',
+  ]);
   assert.match(r.stderr, /only 0 of the 1 workers/);
 });
 
@@ -311,23 +316,29 @@ async function logged(w: WorkerProcess, pattern: RegExp, ms = 20_000): Promise<v
 
 test('a worker stopped (SIGSTOP) until presumed dead, then continued: its partitions and task moved, its late result is discarded by the fence', async () => {
   const ns = ['--namespace', 'stop', '--lock-ms', '1500'];
-  const sleepy = await startWorker(redis.url, [
+  const sleepy = await startWorker(fx.redis.url, [
     '--name',
     'sleepy',
     ...ns,
     '--inject-fault',
     'delay:worker=0,task=4,ms=2500',
   ]);
-  workers.push(sleepy);
-  workers.push(await startWorker(redis.url, ['--name', 'f', ...ns]));
+  fx.workers.push(sleepy);
+  fx.workers.push(await startWorker(fx.redis.url, ['--name', 'f', ...ns]));
   // g pauses at its 7th task, in the pass after the takeover, so the fit is still running when
   // the stopped worker's late result arrives.
-  workers.push(
-    await startWorker(redis.url, ['--name', 'g', ...ns, '--inject-fault', 'delay:worker=0,task=7,ms=5000']),
+  fx.workers.push(
+    await startWorker(fx.redis.url, [
+      '--name',
+      'g',
+      ...ns,
+      '--inject-fault',
+      'delay:worker=0,task=7,ms=5000',
+    ]),
   );
   const serial = await train('serial-stop', ['--workers', '0']);
   const fit = startCli(
-    trainArgs('cluster-stop', ['--cluster', redis.url, '--namespace', 'stop', '--min-workers', '3']),
+    trainArgs('cluster-stop', ['--cluster', fx.redis.url, '--namespace', 'stop', '--min-workers', '3']),
   );
   await logged(sleepy, /injected fault delay at task 4/);
   sleepy.child.kill('SIGSTOP');
@@ -352,18 +363,18 @@ test('a worker stopped (SIGSTOP) until presumed dead, then continued: its partit
 
 test('Redis losing the run mid-fit stops the fit with a clear error instead of training on from nothing', async () => {
   const ns = ['--namespace', 'lost'];
-  const slow = await startWorker(redis.url, [
+  const slow = await startWorker(fx.redis.url, [
     '--name',
     'slow',
     ...ns,
     '--inject-fault',
     'delay:worker=0,task=3,ms=3000',
   ]);
-  workers.push(slow);
-  const run = runCli([...TRAIN, '--cluster', redis.url, ...ns]);
+  fx.workers.push(slow);
+  const run = runCli([...TRAIN, '--cluster', fx.redis.url, ...ns]);
   await logged(slow, /injected fault delay at task 3/);
   const { Redis } = await import('ioredis');
-  const client = new Redis(redis.port, '127.0.0.1');
+  const client = new Redis(fx.redis.port, '127.0.0.1');
   await client.flushall();
   client.disconnect();
   const r = await run;
@@ -420,19 +431,19 @@ test('Redis restarted (with AOF): the workers reconnect and a new fit runs withi
 
 test('a worker that joins mid-fit receives partitions at the next pass boundary, and the model is unchanged', async () => {
   const ns = ['--namespace', 'elastic'];
-  const first = await startWorker(redis.url, [
+  const first = await startWorker(fx.redis.url, [
     '--name',
     'first',
     ...ns,
     '--inject-fault',
     'delay:worker=0,task=2,ms=6000',
   ]);
-  workers.push(first);
+  fx.workers.push(first);
   const serial = await train('serial-elastic', ['--workers', '0']);
-  const fit = train('cluster-elastic', ['--cluster', redis.url, ...ns, '--min-workers', '1']);
+  const fit = train('cluster-elastic', ['--cluster', fx.redis.url, ...ns, '--min-workers', '1']);
   await logged(first, /injected fault delay at task 2/);
-  const late = await startWorker(redis.url, ['--name', 'late', ...ns]);
-  workers.push(late);
+  const late = await startWorker(fx.redis.url, ['--name', 'late', ...ns]);
+  fx.workers.push(late);
   const cluster = await fit;
   assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
   const { engine } = cluster.report;
@@ -453,16 +464,16 @@ test('a worker that joins mid-fit receives partitions at the next pass boundary,
 
 test('when every worker of a fit dies, the fit stops after --join-timeout instead of waiting for its tasks', async () => {
   const ns = ['--namespace', 'orphan'];
-  const only = await startWorker(redis.url, [
+  const only = await startWorker(fx.redis.url, [
     '--name',
     'only',
     ...ns,
     '--inject-fault',
     'kill:worker=0,task=3',
   ]);
-  workers.push(only);
+  fx.workers.push(only);
   const started = Date.now();
-  const r = await runCli([...TRAIN, '--cluster', redis.url, ...ns, '--join-timeout', '4']);
+  const r = await runCli([...TRAIN, '--cluster', fx.redis.url, ...ns, '--join-timeout', '4']);
   assert.equal(await only.exited, 'SIGKILL');
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no worker has been alive for 4 s: every worker of this fit left or died/);
