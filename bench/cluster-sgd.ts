@@ -14,9 +14,9 @@
  * done one warm-up fit: they include placing the data (in Redis, for the cluster) and the loop,
  * not the data generation.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeClassification } from '../src/data/generate.ts';
 import type { Engine } from '../src/engine/engine.ts';
@@ -25,7 +25,7 @@ import type { ClassificationScores } from '../src/metrics/classification.ts';
 import { connectEngine, createEngine } from '../src/pipeline/engines.ts';
 import { splitFrame } from '../src/pipeline/split-frame.ts';
 import { train } from '../src/pipeline/train.ts';
-import { ROOT } from './lib/datasets.ts';
+import { startBenchCluster } from './lib/cluster.ts';
 
 interface Row {
   readonly engine: 'threads' | 'cluster';
@@ -36,32 +36,6 @@ interface Row {
   readonly msPerClock?: number;
   readonly roundTripsPerClock?: number;
   readonly waitSecondsPerSlot?: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-/** Spawns `command` and resolves once its stderr (or stdout) has shown `ready`. */
-function start(command: string, args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  return new Promise((resolve, reject) => {
-    const on = (d: Buffer) => {
-      text += d.toString();
-      if (ready.test(text)) resolve(child);
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.once('exit', (code) => reject(new Error(`${command} exited (${code}): ${text}`)));
-  });
 }
 
 async function fitAll(engine: Engine, kind: Row['engine'], data: ReturnType<typeof splitFrame>, o: Options) {
@@ -138,37 +112,10 @@ async function main(): Promise<void> {
     epochs: Number(values.epochs),
     batchSize: Number(values['batch-size']),
   };
-  const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  const children: ChildProcess[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'distml-bench-cluster-sgd-'));
+  const bench = await startBenchCluster(dir);
   try {
-    children.push(
-      await start(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        /Ready to accept connections/,
-      ),
-    );
-    for (let w = 0; w < o.workers; w++) {
-      children.push(
-        await start(
-          process.execPath,
-          [
-            `${ROOT}bin/distml.js`,
-            'worker',
-            '--cluster',
-            url,
-            '--namespace',
-            'bench',
-            '--name',
-            `w${w}`,
-            '--threads',
-            '1',
-          ],
-          / joined /,
-        ),
-      );
-    }
+    await bench.startWorkers('bench', o.workers);
     const { frame } = makeClassification({
       rows: o.rows,
       features: o.features,
@@ -182,7 +129,7 @@ async function main(): Promise<void> {
     const threads = createEngine({ workers: o.workers, local: { startEagerly: true } });
     const local = await fitAll(threads, 'threads', data, o).finally(() => threads.close());
     const cluster = await connectEngine({
-      cluster: { url, namespace: 'bench', minWorkers: o.workers, joinTimeoutMs: 20_000 },
+      cluster: { url: bench.url, namespace: 'bench', minWorkers: o.workers, joinTimeoutMs: 20_000 },
     });
     const remote = await fitAll(cluster, 'cluster', data, o).finally(() => cluster.close());
     const same =
@@ -206,7 +153,8 @@ async function main(): Promise<void> {
       );
     if (!same) process.exitCode = 1;
   } finally {
-    for (const c of children.reverse()) c.kill('SIGTERM');
+    await bench.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
