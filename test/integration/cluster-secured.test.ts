@@ -153,22 +153,8 @@ test('driver and workers over rediss:// with client certificates, the ACL user a
   const serialReport = join(dir, 'serial.json');
   const serial = await runCli([...TRAIN, ...FIT, '--workers', '0', '--report', serialReport]);
   assert.equal(serial.code, 0, serial.stderr);
-  const secretFile = join(dir, 'secret');
-  await writeFile(secretFile, SECRET);
   const clusterReport = join(dir, 'cluster.json');
-  const cluster = await runCli([
-    ...TRAIN,
-    ...FIT,
-    '--cluster',
-    url,
-    ...tlsFiles(),
-    '--secret-file',
-    secretFile,
-    '--min-workers',
-    '2',
-    '--report',
-    clusterReport,
-  ]);
+  const cluster = await runCli([...TRAIN, ...FIT, ...(await securedCluster()), '--report', clusterReport]);
   assert.equal(cluster.code, 0, cluster.stderr);
   const a = JSON.parse(await readFile(serialReport, 'utf8'));
   const b = JSON.parse(await readFile(clusterReport, 'utf8'));
@@ -185,30 +171,19 @@ test('driver and workers over rediss:// with client certificates, the ACL user a
   }
 });
 
+/** The options of `train` on the TLS cluster, as the ACL user, with the cluster secret in a file. */
+async function securedCluster(): Promise<string[]> {
+  const secretFile = join(dir, 'secret');
+  await writeFile(secretFile, SECRET);
+  return ['--cluster', url, ...tlsFiles(), '--secret-file', secretFile, '--min-workers', '2'];
+}
+
 test("the SGD models' parameter server runs through the same TLS, ACL user and secret", async () => {
   // Runs after the test above, on its two workers: the ACL must allow the parameter server's Lua
   // scripts and its publish/subscribe channels under the namespace.
   const report = join(dir, 'sgd.json');
-  const secretFile = join(dir, 'sgd-secret');
-  await writeFile(secretFile, SECRET);
-  const r = await runCli([
-    'train',
-    dataset('breast_cancer.csv'),
-    '--target',
-    'label',
-    '--model',
-    'sgd-classifier',
-    ...FIT,
-    '--cluster',
-    url,
-    ...tlsFiles(),
-    '--secret-file',
-    secretFile,
-    '--min-workers',
-    '2',
-    '--report',
-    report,
-  ]);
+  const sgd = ['train', dataset('breast_cancer.csv'), '--target', 'label', '--model', 'sgd-classifier'];
+  const r = await runCli([...sgd, ...FIT, ...(await securedCluster()), '--report', report]);
   assert.equal(r.code, 0, r.stderr);
   const rep = JSON.parse(await readFile(report, 'utf8'));
   assert.equal(rep.engine.parameterServer.loops, 1);
