@@ -37,6 +37,7 @@ import {
   isBroadcast,
   type KernelArgs,
 } from '../kernel-registry.ts';
+import { stragglerLimitMs } from '../stragglers.ts';
 import type { FaultSpec } from './faults.ts';
 import { SharedParameterServer } from './parameter-server.ts';
 import { type FromWorker, type SharedPartition, sharedView } from './protocol.ts';
@@ -519,8 +520,10 @@ export class LocalEngine implements Engine {
   private straggler(slot: number, now: number): Task | undefined {
     for (const pass of this.passes) {
       if (pass.runSeconds.length === 0) continue;
-      const median = medianOf(pass.runSeconds) * 1000;
-      const limit = Math.max(this.options.speculationMinMs, this.options.speculationMultiplier * median);
+      const limit = stragglerLimitMs(
+        pass.runSeconds.map((s) => s * 1000),
+        { multiplier: this.options.speculationMultiplier, minMs: this.options.speculationMinMs },
+      );
       for (const task of pass.tasks) {
         if (task.done || task.running.size !== 1) continue;
         const [run] = task.running.values();
@@ -724,12 +727,6 @@ export class LocalEngine implements Engine {
     if (this.broken !== undefined)
       throw new DistmlError('KERNEL', `the worker threads cannot start: ${this.broken}`);
   }
-}
-
-function medianOf(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function argsBytes(args: KernelArgs): number {

@@ -33,6 +33,7 @@ import type {
 import { afterDependencies, treeCombine } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
 import type { Plain, SourceLineage } from '../source-tasks.ts';
+import type { Speculation } from '../stragglers.ts';
 import {
   type ClusterConnection,
   connect,
@@ -59,7 +60,7 @@ import {
   slotLineages,
   storeLineage,
 } from './source-partitions.ts';
-import { type Speculation, type TaskCall, TaskRunner } from './task-runner.ts';
+import { type TaskCall, TaskRunner } from './task-runner.ts';
 import { TaskTransport } from './task-transport.ts';
 import { withTimeout } from './timeouts.ts';
 

@@ -13,6 +13,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DistmlError, NonFiniteResultError, TaskFailedError } from '../../errors.ts';
 import type { DistributedMatrix } from '../engine.ts';
+import { type Speculation, stragglerLimitMs } from '../stragglers.ts';
 import type { LaneEvent, TaskRouter } from './placement.ts';
 import type { RunFacts } from './task-channel.ts';
 import { type MessageLineage, makeTaskMessage, type TaskMessage } from './task-message.ts';
@@ -23,14 +24,6 @@ const LOOP_TASK_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** How often a running pass task is checked for being a straggler. */
 const STRAGGLER_CHECK_MS = 100;
-
-/** When a pass's task counts as a straggler. */
-export interface Speculation {
-  /** It has run this many times the median of its pass's finished tasks… */
-  readonly multiplier: number;
-  /** …and at least this long. */
-  readonly minMs: number;
-}
 
 /** The tasks of one pass (one step): how many started, and how long the finished ones took. */
 interface PassClock {
@@ -432,9 +425,7 @@ export class TaskRunner {
 function stragglerLimit(pass: PassClock, rule: Speculation): number | undefined {
   const done = pass.durations.length;
   if (pass.started < 2 || done === 0 || done * 2 < pass.started) return undefined;
-  const sorted = [...pass.durations].sort((a, b) => a - b);
-  const median = done % 2 === 1 ? sorted[(done - 1) / 2]! : (sorted[done / 2 - 1]! + sorted[done / 2]!) / 2;
-  return Math.max(rule.minMs, rule.multiplier * median);
+  return stragglerLimitMs(pass.durations, rule);
 }
 
 /** Stops waiting for a job that lost the race, and removes it from its queue if it has not started. */
