@@ -23,16 +23,10 @@ export function encodeFloat64(v: Float64Array): Buffer {
 }
 
 /**
- * A Float64Array copied out of `buf` (Redis replies share pooled, unaligned memory), into a
- * SharedArrayBuffer when `shared` (for values that threads read in place).
+ * A Float64Array copied out of `buf` (Redis replies share pooled, unaligned memory).
  * @throws DistmlError when the value is not a whole number of float64s or is too large
  */
-export function decodeFloat64(
-  buf: Buffer,
-  what: string,
-  maxBytes = MAX_VALUE_BYTES,
-  shared = false,
-): Float64Array {
+export function decodeFloat64(buf: Buffer, what: string, maxBytes = MAX_VALUE_BYTES): Float64Array {
   if (buf.byteLength > maxBytes) {
     throw new DistmlError('KERNEL', `${what} is ${buf.byteLength} bytes, over the limit of ${maxBytes}`);
   }
@@ -42,9 +36,7 @@ export function decodeFloat64(
       `${what} is ${buf.byteLength} bytes, not a whole number of float64 values`,
     );
   }
-  const out = new Float64Array(
-    shared ? new SharedArrayBuffer(buf.byteLength) : new ArrayBuffer(buf.byteLength),
-  );
+  const out = new Float64Array(buf.byteLength / 8);
   new Uint8Array(out.buffer).set(buf);
   return out;
 }
