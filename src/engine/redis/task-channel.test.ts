@@ -185,6 +185,7 @@ test("a pass's arguments pushed to a task's owner are there when it asks; one it
     server.serve('a', bytes(1));
     assert.equal(server.push('w1', 'a'), false);
     assert.ok((await worker.fetch(server.address, key, 'a')) !== null);
+    assert.equal(server.push('w1', 'a'), false, 'fetched by the worker already: not pushed again');
     server.serve('b', bytes(2));
     assert.equal(server.push('w1', 'b'), true);
     assert.equal(server.push('w1', 'b'), false, 'pushed once per connection');

@@ -205,7 +205,6 @@ export class DriverChannel {
       socket.destroy();
     };
     new FrameReader(
-      socket,
       (h) => (trusted && Number.isSafeInteger(h.bytes) && (h.bytes as number) >= 0 ? (h.bytes as number) : 0),
       (h) => {
         const wanted = this.expected.get(String(h.jobId));
@@ -254,7 +253,7 @@ export class DriverChannel {
           this.onResult?.(String(h.jobId), h.attempt as number, h as unknown as RunFacts);
       },
       refuse,
-    );
+    ).attach(socket);
     writeFrame(socket, { nonce: nonce.toString('hex') });
   }
 
@@ -267,7 +266,11 @@ export class DriverChannel {
     const value = this.values.get(name);
     if (value === undefined) writeFrame(peer.socket, { value: name, id, missing: true });
     else if (peer.pushed.has(name) && !again) writeFrame(peer.socket, { value: name, id, sent: true });
-    else this.send(peer.socket, { value: name, id }, value);
+    else {
+      // Sent once to this connection: a push of it that comes later is skipped.
+      peer.pushed.add(name);
+      this.send(peer.socket, { value: name, id }, value);
+    }
   }
 
   private send(socket: Socket, header: Header, value: { pieces: readonly Uint8Array[]; kind: string }): void {

@@ -232,11 +232,7 @@ export class TaskRunner {
   ): Promise<void> {
     const lost = this.h.lostError();
     if (lost !== undefined) throw lost;
-    if (resultOverChannel) {
-      this.h.transport.expect(jobId, fields.resultLength * 8);
-      // The arguments go to the owner now, while the job travels through the queue.
-      if (worker !== undefined) this.h.transport.push(worker, fields.argsKey);
-    }
+    if (resultOverChannel) this.h.transport.expect(jobId, fields.resultLength * 8);
     await this.h.io(
       (queue ?? this.h.queue).add(fields.kernel, makeTaskMessage({ ...fields, jobId }, this.h.secret), {
         jobId,
@@ -248,6 +244,10 @@ export class TaskRunner {
         removeOnFail: { age: 3600 },
       }),
     );
+    // The arguments go to the owner while the worker takes the job from the queue. Pushed once the
+    // job is in, not before: writing megabytes to a socket held back the pass's other jobs. A
+    // worker that asks for them first gets them in answer, and the push is then skipped.
+    if (resultOverChannel && worker !== undefined) this.h.transport.push(worker, fields.argsKey);
   }
 
   /**

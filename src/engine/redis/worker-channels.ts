@@ -107,25 +107,11 @@ class Connection {
     const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
     const port = Number(address.slice(colon + 1));
     return new Promise<Connection>((resolve, reject) => {
-      const socket = createConnection({ host, port });
-      socket.setNoDelay(true);
-      const c = new Connection(socket);
       const nonce = randomBytes(16);
       let trusted = false;
-      const timer = setTimeout(
-        () => fail(new Error(`no greeting from ${address} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      const fail = (err: Error) => {
-        clearTimeout(timer);
-        c.fail(err);
-        socket.destroy();
-        reject(err);
-      };
-      socket.on('error', (err) => fail(err));
-      socket.on('close', () => fail(new Error(`the driver at ${address} closed the task channel`)));
-      new FrameReader(
-        socket,
+      // The reader exists before the socket: the socket reads into the memory it gives (the
+      // payload's own buffer, for the megabytes of values).
+      const reader = new FrameReader(
         (h) => c.payloadBytes(trusted, h),
         (h) =>
           h.pushed === true
@@ -153,6 +139,21 @@ class Connection {
         },
         (why) => fail(new Error(`the driver at ${address} sent ${why}`)),
       );
+      const socket = createConnection({ host, port, onread: reader.onread() });
+      socket.setNoDelay(true);
+      const c = new Connection(socket);
+      const timer = setTimeout(
+        () => fail(new Error(`no greeting from ${address} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        c.fail(err);
+        socket.destroy();
+        reject(err);
+      };
+      socket.on('error', (err) => fail(err));
+      socket.on('close', () => fail(new Error(`the driver at ${address} closed the task channel`)));
     });
   }
 
