@@ -34,6 +34,11 @@ export type ToWorker =
       readonly partition: number;
       readonly args: KernelArgs;
       readonly resultLength: number;
+      /**
+       * Where to write the result, `resultLength` float64s from offset 0; without it the thread
+       * allocates the result itself. A caller that has a shared buffer for it saves a copy.
+       */
+      readonly out?: SharedArrayBuffer;
     }
   | {
       readonly type: 'loop';

@@ -24,17 +24,22 @@ export function runWorker(): void {
     return part;
   };
   /**
-   * Runs `work` into a fresh result buffer and answers with it (shared, not copied) or with its
-   * error. The buffer is a SharedArrayBuffer rather than an ArrayBuffer transferred away: the
+   * Runs `work` into the caller's shared result buffer, or a fresh one, and answers with it
+   * (shared, not copied) or with its error. The buffer is a SharedArrayBuffer rather than an ArrayBuffer transferred away: the
    * first ArrayBuffer an isolate detaches (a transfer does) makes V8 check every typed-array
    * access of its optimized code for detachment from then on, and the kernels of this thread ran
    * 25–35 % slower for it (bench/kernel-threads-overhead.ts: 500,000 × 50 gradient, 77 against
    * 102 ms per task on the calling thread and here before; the same after).
    */
-  const reply = (attempt: number, work: (out: Float64Array) => void, resultLength: number): void => {
+  const reply = (
+    attempt: number,
+    work: (out: Float64Array) => void,
+    resultLength: number,
+    into?: SharedArrayBuffer,
+  ): void => {
     const started = performance.now();
     try {
-      const out = new Float64Array(new SharedArrayBuffer(resultLength * 8));
+      const out = new Float64Array(into ?? new SharedArrayBuffer(resultLength * 8), 0, resultLength);
       work(out);
       const runSeconds = (performance.now() - started) / 1000;
       port.postMessage({ type: 'result', attempt, result: out, runSeconds } satisfies FromWorker);
@@ -96,6 +101,7 @@ export function runWorker(): void {
         if (fault?.kind === 'nan') out[0] = Number.NaN;
       },
       message.resultLength,
+      message.out,
     );
   });
   send({ type: 'ready' });

@@ -187,7 +187,8 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
               return remember(partitions, key, slots.shareable(p), PARTITION_CACHE);
             },
           );
-    const out = new Float64Array(m.resultLength);
+    // In shared memory, so that a kernel thread writes the result where it is sent from.
+    const out = new Float64Array(new SharedArrayBuffer(m.resultLength * 8));
     const started = performance.now();
     if (fault?.kind === 'throw')
       throw new Error(`injected fault: throw at task ${tasksSeen} of worker ${info.name}`);

@@ -100,6 +100,8 @@ function withThread(value: unknown, thread: number): unknown {
 interface Pending {
   readonly attempt: number;
   readonly out: Float64Array;
+  /** Whether the thread writes into `out` (shared memory from offset 0) rather than a buffer of its own. */
+  readonly inPlace: boolean;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -144,7 +146,8 @@ class KernelThreads implements TaskSlots {
           this.pending[slot] = undefined;
           this.pool.free(slot);
           if (message.type === 'result') {
-            p.out.set(message.result);
+            // A result the thread wrote into `out` itself is there already.
+            if (!p.inPlace) p.out.set(message.result);
             p.resolve();
           } else p.reject(new DistmlError('KERNEL', message.message));
         },
@@ -206,8 +209,9 @@ class KernelThreads implements TaskSlots {
     this.prune();
     const placement = this.place(part);
     const attempt = ++this.nextAttempt;
+    const inPlace = out.buffer instanceof SharedArrayBuffer && out.byteOffset === 0;
     return new Promise<void>((resolve, reject) => {
-      this.pending[slot] = { attempt, out, resolve, reject };
+      this.pending[slot] = { attempt, out, inPlace, resolve, reject };
       this.pool.dispatch(slot, {
         type: 'task',
         attempt,
@@ -216,6 +220,7 @@ class KernelThreads implements TaskSlots {
         partition: 0,
         args: this.sharedArgsOf(args),
         resultLength: out.length,
+        ...(inPlace ? { out: out.buffer as SharedArrayBuffer } : {}),
       });
     });
   }
