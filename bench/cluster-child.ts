@@ -7,7 +7,8 @@
  * 1. BSP overhead: `treeReduce('bench.vector')` of `length` floats over 3 partitions on 3 worker
  *    processes, pass by pass, each pass sending the previous sum to every worker (an allreduce). Overhead = the pass's wall time minus its kernel time (the mean of
  *    its tasks', which run side by side). Beside it, Redis alone moving the same bytes: one client
- *    writing the 3 results and reading them back.
+ *    writing the 3 results and reading them back; and the floor: the same bytes between plain Node
+ *    processes over loopback TCP (transfer-floor.ts).
  * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread,
  *    then once more through the library with the engine's calls timed, to say where the fit time
  *    goes: placing the partitions, the first pass (workers fetch their partitions), the others.
@@ -28,6 +29,7 @@ import { train } from '../src/pipeline/train.ts';
 import { startBenchCluster } from './lib/cluster.ts';
 import { type TrainRun, type TrainSpec, trainOnce } from './lib/distml-cli.ts';
 import { median } from './lib/stats.ts';
+import { measureTransferFloor } from './transfer-floor.ts';
 
 /** What to measure. */
 export interface ClusterChildConfig {
@@ -53,6 +55,8 @@ export interface ClusterChildOutput {
   /** The same passes with `channel: false` (everything through Redis). */
   overheadMsViaRedis: number[];
   redisAloneMs: number[];
+  /** The pass's bytes between plain Node processes over loopback TCP, nothing else (transfer-floor.ts). */
+  floorMs: number[];
   fits: Record<string, TrainRun[]>;
   /** The same fits with `--shared-data --test-fraction 0`: the workers read the CSV themselves. */
   sharedFits: Record<string, TrainRun[]>;
@@ -82,6 +86,7 @@ try {
     overheadMs: [],
     overheadMsViaRedis: [],
     redisAloneMs: [],
+    floorMs: [],
     fits: {},
     sharedFits: {},
     profiles: {},
@@ -130,6 +135,7 @@ async function measureReduce(c: ClusterChildConfig, out: ClusterChildOutput): Pr
     await cluster.stopWorkers();
   }
   await measureRedisAlone(c, out);
+  out.floorMs = await measureTransferFloor(c.length, k, c.passes, c.warmup);
 }
 
 /** Timed allreduce passes on the workers of namespace `reduce`, with or without the task channel. */

@@ -78,6 +78,12 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
       detail: "mean of the pass's 3 tasks (they run side by side), median over passes",
     },
     {
+      measure: `… floor: the same bytes between plain Node processes over loopback TCP`,
+      value: median(out.floorMs),
+      unit: 'ms',
+      detail: `3 × ${floats} floats sent to 3 child processes and as many sent back, no queue, no engine, no sum (bench/transfer-floor.ts), median of ${out.floorMs.length} passes; the sync cost is ${(sync / median(out.floorMs)).toFixed(2)}× this`,
+    },
+    {
       measure: `Redis alone: one client writes 3 × ${floats} floats, then reads them back`,
       value: median(out.redisAloneMs),
       unit: 'ms',
