@@ -5,7 +5,10 @@
  */
 import type { DesignMatrix } from '../data/design-matrix.ts';
 import { DistmlError } from '../errors.ts';
-import type { BroadcastHandle, Combine, KernelArgs } from './kernel-registry.ts';
+import type { BroadcastHandle, KernelArgs } from './kernel-registry.ts';
+
+/** The fixed tree every engine combines a pass's results in (tree-combiner.ts). */
+export { treeCombine } from './tree-combiner.ts';
 
 /** The execution backends. */
 export type EngineKind = 'inline' | 'local' | 'redis';
@@ -125,31 +128,6 @@ export interface Engine {
   telemetry(): EngineTelemetry;
   /** Frees every resource; the engine cannot be used afterwards. */
   close(): Promise<void>;
-}
-
-/**
- * Combines `parts` pairwise as a balanced tree, left to right: a fixed order gives reproducible
- * sums (floating-point addition is not associative) and, for a kernel's own fold, reproducible
- * factors. Overwrites the parts' arrays.
- */
-export function treeCombine(parts: Float64Array[], combine: Combine = 'sum'): Float64Array {
-  if (parts.length === 0) throw new RangeError('treeCombine of no parts');
-  let level = parts;
-  while (level.length > 1) {
-    const next: Float64Array[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      const a = level[i]!;
-      const b = level[i + 1];
-      if (b !== undefined) {
-        if (typeof combine === 'function') combine(a, b);
-        else if (combine === 'sum') for (let j = 0; j < a.length; j++) a[j]! += b[j]!;
-        else for (let j = 0; j < a.length; j++) if (b[j]! > a[j]! || Number.isNaN(b[j]!)) a[j] = b[j]!;
-      }
-      next.push(a);
-    }
-    level = next;
-  }
-  return level[0]!;
 }
 
 /**

@@ -269,6 +269,30 @@ test('too few workers within --join-timeout is a clear failure', async () => {
   assert.match(r.stderr, /distml worker --cluster URL/);
 });
 
+test('a worker returning NaN fails the fit, naming the kernel, partition, step and worker; no model is written', async () => {
+  const ns = ['--namespace', 'nan'];
+  const poisoned = await startWorker(fx.redis.url, [
+    '--name',
+    'poisoned',
+    ...ns,
+    '--inject-fault',
+    'nan:worker=0,task=4',
+  ]);
+  const sound = await startWorker(fx.redis.url, ['--name', 'sound', ...ns]);
+  fx.workers.push(poisoned, sound);
+  const model = join(fx.dir, 'nan.distml');
+  const r = await runCli([
+    ...trainArgs('nan', ['--cluster', fx.redis.url, ...ns, '--min-workers', '2', '--save', model]),
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  // Results are checked as they are summed (tree-combiner.ts): the message still names the task.
+  assert.match(
+    r.stderr,
+    /task logistic\.\w+ on partition \d (\(step \d+, worker poisoned\)) returned NaN at index 0 \(the data or the parameters overflow/,
+  );
+  await assert.rejects(readFile(model), { code: 'ENOENT' });
+});
+
 test('a wrong Redis password fails clearly, and the password is redacted', async () => {
   const guarded = await startRedis(['--requirepass', 'right-password-42']);
   try {

@@ -30,7 +30,7 @@ import type {
   TaskHandle,
   TaskSpec,
 } from '../engine.ts';
-import { afterDependencies, treeCombine } from '../engine.ts';
+import { afterDependencies } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
 import type { Plain, SourceLineage } from '../source-tasks.ts';
 import type { Speculation } from '../stragglers.ts';
@@ -354,14 +354,15 @@ export class RedisEngine implements Engine {
     const step = ++this.step;
     const argsKey = await this.transport.putArgs(step, args, false);
     const length = kernel.resultLength(args, on.cols);
-    const results = await Promise.all(
+    const sum = await this.runner.reduce(
+      kernel.combine,
       Array.from({ length: on.partitions }, (_, p) =>
-        this.runTask({ kernel: kernelName, on, partition: p, step, argsKey, resultLength: length }),
+        this.withLineage({ kernel: kernelName, on, partition: p, step, argsKey, resultLength: length }),
       ),
     );
     this.passes++;
     await this.transport.dropValues([argsKey]);
-    return treeCombine(results, kernel.combine);
+    return sum;
   }
 
   submit(task: TaskSpec): TaskHandle {
@@ -507,8 +508,13 @@ export class RedisEngine implements Engine {
 
   /** Runs one pass or DAG task: on a placement read from a source, with its partition's lineage. */
   private runTask(t: Omit<TaskCall, 'lineage' | 'loop'>): Promise<Float64Array> {
+    return this.runner.run(this.withLineage(t));
+  }
+
+  /** The task with its partition's lineage, when its placement was read from a source. */
+  private withLineage(t: Omit<TaskCall, 'lineage' | 'loop'>): Omit<TaskCall, 'loop'> {
     const placed = this.lineages.get(t.on.id);
-    return this.runner.run(placed === undefined ? t : { ...t, lineage: messageLineage(placed, t.partition) });
+    return placed === undefined ? t : { ...t, lineage: messageLineage(placed, t.partition) };
   }
 
   /**

@@ -13,7 +13,9 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DistmlError, NonFiniteResultError, TaskFailedError } from '../../errors.ts';
 import type { DistributedMatrix } from '../engine.ts';
+import type { Combine } from '../kernel-registry.ts';
 import { type Speculation, stragglerLimitMs } from '../stragglers.ts';
+import { TreeCombiner } from '../tree-combiner.ts';
 import type { LaneEvent, TaskRouter } from './placement.ts';
 import type { RunFacts } from './task-channel.ts';
 import { type MessageLineage, makeTaskMessage, type TaskMessage } from './task-message.ts';
@@ -120,6 +122,48 @@ export class TaskRunner {
 
   /** Queues one task and waits for its result; a NaN or infinite result of a pass fails the fit. */
   async run(t: TaskCall): Promise<Float64Array> {
+    const { result, worker } = await this.answer(t);
+    for (let i = 0; t.loop !== true && i < result.length; i++) {
+      if (!Number.isFinite(result[i]!))
+        throw nonFiniteError(
+          `task ${t.kernel} on partition ${t.partition} (step ${t.step}, worker ${worker})`,
+          i,
+          result[i]!,
+        );
+    }
+    return result;
+  }
+
+  /**
+   * Runs a pass: one task per partition (`calls[p]` on partition p), their results combined as they
+   * arrive, in the fixed tree (tree-combiner.ts), and checked for NaN and infinity in the same
+   * loops; a non-finite result fails the pass, naming its partition and worker.
+   */
+  async reduce(combine: Combine | undefined, calls: readonly TaskCall[]): Promise<Float64Array> {
+    const first = calls[0];
+    if (first === undefined) throw new RangeError('a pass of no tasks');
+    const workers: string[] = [];
+    const tree = new TreeCombiner(calls.length, combine, ({ partition: p, index, value }) => {
+      throw nonFiniteError(
+        p === undefined
+          ? `the sum of task ${first.kernel}'s results (step ${first.step}) overflowed: it`
+          : `task ${first.kernel} on partition ${p} (step ${first.step}, worker ${workers[p]})`,
+        index,
+        value,
+      );
+    });
+    await Promise.all(
+      calls.map(async (call, p) => {
+        const { result, worker } = await this.answer(call);
+        workers[p] = worker;
+        tree.add(p, result);
+      }),
+    );
+    return tree.result();
+  }
+
+  /** Queues one task and waits for its result, and says which worker answered; nothing checks the values. */
+  private async answer(t: TaskCall): Promise<{ result: Float64Array; worker: string }> {
     const { kernel, partition, step, resultLength } = t;
     const loop = t.loop === true;
     const jobId = `${this.h.run}-${step}-${partition}`;
@@ -159,16 +203,8 @@ export class TaskRunner {
         `task ${kernel} on partition ${partition} returned ${result.length} values, expected ${resultLength}`,
       );
     }
-    for (let i = 0; !loop && i < result.length; i++) {
-      if (!Number.isFinite(result[i]!)) {
-        throw new NonFiniteResultError(
-          `task ${kernel} on partition ${partition} (step ${step}, worker ${answer.worker}) returned ${result[i]} at index ${i}`,
-          'the data or the parameters overflow: check for extreme values, or lower the step size',
-        );
-      }
-    }
     this.count(answer);
-    return result;
+    return { result, worker: answer.worker };
   }
 
   /**
@@ -432,4 +468,12 @@ function stragglerLimit(pass: PassClock, rule: Speculation): number | undefined 
 function cancel(job: JobHandle): void {
   job.cancel?.();
   if (job.queue !== undefined && job.jobId !== undefined) void job.queue.remove(job.jobId).catch(() => 0);
+}
+
+/** The error of a task result holding a NaN or an infinity; `what` names the task, or the sum. */
+export function nonFiniteError(what: string, index: number, value: number): NonFiniteResultError {
+  return new NonFiniteResultError(
+    `${what} returned ${value} at index ${index}`,
+    'the data or the parameters overflow: check for extreme values, or lower the step size',
+  );
 }

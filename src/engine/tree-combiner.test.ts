@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { type NonFiniteValue, TreeCombiner } from './tree-combiner.ts';
+
+/** The tree as written before results could arrive out of order: level by level, left to right. */
+function levelByLevel(parts: Float64Array[]): Float64Array {
+  let level = parts;
+  while (level.length > 1) {
+    const next: Float64Array[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      const a = level[i]!;
+      const b = level[i + 1];
+      if (b !== undefined) for (let j = 0; j < a.length; j++) a[j]! += b[j]!;
+      next.push(a);
+    }
+    level = next;
+  }
+  return level[0]!;
+}
+
+const copies = (parts: number[][]) => parts.map((p) => Float64Array.from(p));
+
+test('results added in any order give the bits of the level-by-level tree, checked or not', () => {
+  // Magnitudes far apart, so that another order of the sums would round differently.
+  const value = fc.oneof(
+    fc.double({ min: -1e16, max: 1e16, noNaN: true }),
+    fc.double({ min: -1, max: 1, noNaN: true }),
+  );
+  fc.assert(
+    fc.property(
+      fc
+        .integer({ min: 1, max: 9 })
+        .chain((n) =>
+          fc.tuple(
+            fc.array(fc.array(value, { minLength: 3, maxLength: 3 }), { minLength: n, maxLength: n }),
+            fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+            fc.boolean(),
+          ),
+        ),
+      ([parts, order, checked]) => {
+        const expected = levelByLevel(copies(parts));
+        const given = copies(parts);
+        const tree = new TreeCombiner(
+          parts.length,
+          'sum',
+          checked ? () => assert.fail('all finite') : undefined,
+        );
+        for (const p of order) tree.add(p, given[p]!);
+        assert.deepEqual(new Uint8Array(tree.result().buffer), new Uint8Array(expected.buffer));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a non-finite result is named by its partition, wherever it sits in the tree and whenever it arrives', () => {
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    for (let n = 1; n <= 5; n++) {
+      for (let culprit = 0; culprit < n; culprit++) {
+        const found: NonFiniteValue[] = [];
+        const tree = new TreeCombiner(n, 'sum', (f) => found.push(f));
+        // Reverse order, so the bad result is sometimes the left operand, sometimes the right.
+        for (let p = n - 1; p >= 0; p--) tree.add(p, Float64Array.of(1, p === culprit ? bad : 2, 3));
+        assert.deepEqual(found.slice(0, 1), [{ partition: culprit, index: 1, value: bad }], `n=${n}`);
+      }
+    }
+  }
+});
+
+test('finite results whose sum overflows are reported without a partition', () => {
+  const found: NonFiniteValue[] = [];
+  const tree = new TreeCombiner(2, 'sum', (f) => found.push(f));
+  tree.add(0, Float64Array.of(1.5e308));
+  tree.add(1, Float64Array.of(1.5e308));
+  assert.deepEqual(found, [{ partition: undefined, index: 0, value: Number.POSITIVE_INFINITY }]);
+});
+
+test('results combined otherwise than by a sum are checked one by one', () => {
+  const found: NonFiniteValue[] = [];
+  const tree = new TreeCombiner(3, 'max', (f) => found.push(f));
+  tree.add(2, Float64Array.of(1, 2));
+  tree.add(0, Float64Array.of(1, Number.NaN));
+  tree.add(1, Float64Array.of(5, 0));
+  assert.deepEqual(found, [{ partition: 0, index: 1, value: Number.NaN }]);
+  assert.ok(Number.isNaN(tree.result()[1]!));
+  assert.equal(tree.result()[0], 5);
+});
+
+test('a partition given twice, one out of range, or a result asked for early is refused', () => {
+  const tree = new TreeCombiner(2);
+  tree.add(1, Float64Array.of(1));
+  assert.throws(() => tree.add(1, Float64Array.of(1)), /partition 1 was combined already/);
+  assert.throws(() => tree.add(2, Float64Array.of(1)), /partition 2 of a pass of 2/);
+  assert.throws(() => tree.result(), /1 of 2 partitions not combined yet/);
+  assert.throws(() => new TreeCombiner(0), /TreeCombiner of 0 parts/);
+});
