@@ -95,3 +95,20 @@ test('a partition given twice, one out of range, or a result asked for early is 
   assert.throws(() => tree.result(), /1 of 2 partitions not combined yet/);
   assert.throws(() => new TreeCombiner(0), /TreeCombiner of 0 parts/);
 });
+
+test('every result but the one returned is handed back once, after it was folded in', () => {
+  for (let n = 1; n <= 7; n++) {
+    const parts = Array.from({ length: n }, (_, p) => Float64Array.of(p, 1));
+    const folded: Float64Array[] = [];
+    const tree = new TreeCombiner(n, 'sum', undefined, (f) => {
+      folded.push(f);
+      f.fill(Number.NaN); // reused at once: the sum must not read it again
+    });
+    for (let p = n - 1; p >= 0; p--) tree.add(p, parts[p]!);
+    const root = tree.result();
+    assert.equal(root, parts[0]);
+    assert.deepEqual([...root], [(n * (n - 1)) / 2, n]);
+    assert.deepEqual(new Set(folded), new Set(parts.slice(1)));
+    assert.equal(folded.length, n - 1);
+  }
+});

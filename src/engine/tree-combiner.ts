@@ -38,11 +38,14 @@ export class TreeCombiner {
    * @param combine - how two results combine
    * @param onNonFinite - when given, results are checked to be finite and this is called (it
    *   should throw) for the first NaN or infinity; without it nothing is checked
+   * @param onFolded - called with each array once it is folded into another, when nothing here
+   *   reads it any more (for its memory to be reused)
    */
   constructor(
     private readonly count: number,
     private readonly combine: Combine = 'sum',
     private readonly onNonFinite?: (found: NonFiniteValue) => void,
+    private readonly onFolded?: (folded: Float64Array) => void,
   ) {
     if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`TreeCombiner of ${count} parts`);
     for (let size = count; ; size = Math.ceil(size / 2)) {
@@ -109,6 +112,7 @@ export class TreeCombiner {
         if (s - s !== 0) this.nonFinite(a, b, j, u, v, s);
       }
     }
+    this.onFolded?.(y);
     return { values: x, unchecked: undefined };
   }
 

@@ -22,6 +22,7 @@ import { channelKey } from './channel-frames.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { DriverValues } from './driver-values.ts';
+import { Float64Pool } from './float64-pool.ts';
 import { startTaskSlots } from './kernel-threads.ts';
 import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
@@ -120,6 +121,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   const values = new DriverValues(redis, channels, options.secret);
   let tasksSeen = 0;
   let lateResults = 0;
+  const outputs = new Float64Pool(true);
 
   const process_ = async (job: Job): Promise<unknown> => {
     let refusal = checkTaskMessage(job.data, options.secret);
@@ -187,8 +189,10 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
               return remember(partitions, key, slots.shareable(p), PARTITION_CACHE);
             },
           );
-    // In shared memory, so that a kernel thread writes the result where it is sent from.
-    const out = new Float64Array(new SharedArrayBuffer(m.resultLength * 8));
+    // In shared memory, so that a kernel thread writes the result where it is sent from; reused
+    // once sent (a kernel writes every element of its result).
+    const out = outputs.take(m.resultLength);
+    out.fill(0);
     const started = performance.now();
     if (fault?.kind === 'throw')
       throw new Error(`injected fault: throw at task ${tasksSeen} of worker ${info.name}`);
@@ -208,10 +212,12 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
       // when its arguments were fetched from it.
       const key = channelKey(m.run, options.secret, m.channelToken);
       await channels.send(m.channel, key, m.jobId, job.attemptsStarted, out, answer);
+      outputs.give(out);
       return { ...answer, direct: true };
     }
     const resultKey = keys.result(m.run, m.jobId, `${job.attemptsStarted}-${randomBytes(4).toString('hex')}`);
     await redis.set(resultKey, encodeFloat64(out), 'PX', 600_000);
+    outputs.give(out);
     return { ...answer, resultKey };
   };
 

@@ -34,6 +34,7 @@ import {
   workerProof,
   writeFrame,
 } from './channel-frames.ts';
+import { Float64Pool } from './float64-pool.ts';
 import { MAX_VALUE_BYTES } from './tensor-codec.ts';
 
 /** One authenticated worker connection on the driver, and the values already pushed over it. */
@@ -98,6 +99,8 @@ export class DriverChannel {
   onResult: ((jobId: string, attempt: number, facts: RunFacts) => void) | undefined;
   /** Called when a result arrives for a job no longer expected (a superseded or finished one). */
   onDiscarded: ((jobId: string) => void) | undefined;
+  /** Buffers results arrive in, of the sizes of the passes' results: see {@link recycle}. */
+  private readonly results = new Float64Pool(false);
 
   private constructor(
     private readonly server: Server,
@@ -177,6 +180,14 @@ export class DriverChannel {
   }
 
   /**
+   * Takes back a result array that was {@link take}n and is no longer used by anyone (folded into
+   * another result), for a later result of its size to arrive in.
+   */
+  recycle(result: Float64Array): void {
+    this.results.give(result);
+  }
+
+  /**
    * Stops accepting results for `jobId`, and for the ids it was requeued under (`jobId-rN`, see
    * placement.ts), and frees what arrived for them.
    */
@@ -213,7 +224,7 @@ export class DriverChannel {
           refuse(`a result of ${String(h.bytes)} bytes for ${String(h.jobId)}, expected ${wanted.bytes}`);
           return 'skip';
         }
-        const out = new Float64Array(wanted.bytes / 8);
+        const out = this.results.take(wanted.bytes / 8);
         wanted.attempts.set(h.attempt as number, out);
         this.bytesReceived += wanted.bytes;
         return new Uint8Array(out.buffer);

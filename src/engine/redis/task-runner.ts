@@ -143,15 +143,21 @@ export class TaskRunner {
     const first = calls[0];
     if (first === undefined) throw new RangeError('a pass of no tasks');
     const workers: string[] = [];
-    const tree = new TreeCombiner(calls.length, combine, ({ partition: p, index, value }) => {
-      throw nonFiniteError(
-        p === undefined
-          ? `the sum of task ${first.kernel}'s results (step ${first.step}) overflowed: it`
-          : `task ${first.kernel} on partition ${p} (step ${first.step}, worker ${workers[p]})`,
-        index,
-        value,
-      );
-    });
+    const tree = new TreeCombiner(
+      calls.length,
+      combine,
+      ({ partition: p, index, value }) => {
+        throw nonFiniteError(
+          p === undefined
+            ? `the sum of task ${first.kernel}'s results (step ${first.step}) overflowed: it`
+            : `task ${first.kernel} on partition ${p} (step ${first.step}, worker ${workers[p]})`,
+          index,
+          value,
+        );
+      },
+      // A result folded into another is dead: the next pass's results arrive in its memory.
+      (folded) => this.h.transport.recycle(folded),
+    );
     await Promise.all(
       calls.map(async (call, p) => {
         const { result, worker } = await this.answer(call);

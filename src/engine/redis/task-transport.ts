@@ -181,6 +181,11 @@ export class TaskTransport {
     this.channel?.forget(jobId);
   }
 
+  /** Takes back a result nobody uses any more (it was folded into another), for reuse. */
+  recycle(result: Float64Array): void {
+    this.channel?.recycle(result);
+  }
+
   /**
    * The result `answer` names: the bytes its attempt sent over the task channel, or the value it
    * wrote to Redis (read once, then deleted).

@@ -1,0 +1,44 @@
+/**
+ * Float64 arrays of a few sizes kept for reuse. A fresh array of megabytes costs more than the
+ * bytes written into it: its pages are mapped on first touch, and on this machine filling a fresh
+ * 8 MB buffer took 10 ms against 1.7 ms for one used before (median of 15, under load). A pass of
+ * the cluster engine receives or writes a result of the same size on every pass, so the driver's
+ * result buffers and a worker's output buffers come from a pool.
+ *
+ * Only arrays that own their whole buffer are kept, and a taken array holds whatever was written
+ * in it last: callers overwrite every element before reading any (a result is used only once its
+ * every byte arrived).
+ */
+export class Float64Pool {
+  private readonly free = new Map<number, Float64Array[]>();
+
+  /**
+   * @param shared - whether the arrays live in shared memory (read by kernel threads in place)
+   * @param keep - arrays kept per length; more given back are left to the garbage collector
+   */
+  constructor(
+    private readonly shared: boolean,
+    private readonly keep = 4,
+  ) {}
+
+  /** An array of `length` float64s, reused when one was given back, with undefined contents. */
+  take(length: number): Float64Array {
+    const reused = this.free.get(length)?.pop();
+    if (reused !== undefined) return reused;
+    return new Float64Array(this.shared ? new SharedArrayBuffer(length * 8) : new ArrayBuffer(length * 8));
+  }
+
+  /** Gives `array` back for reuse; the caller must hold no reference to it (nor to a view of it). */
+  give(array: Float64Array): void {
+    const whole = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
+    if (!whole || array.buffer instanceof SharedArrayBuffer !== this.shared) return;
+    let list = this.free.get(array.length);
+    if (list === undefined) {
+      // Only a few sizes at a time: a new size displaces the oldest.
+      if (this.free.size >= this.keep) this.free.delete(this.free.keys().next().value as number);
+      list = [];
+      this.free.set(array.length, list);
+    }
+    if (list.length < this.keep && !list.includes(array)) list.push(array);
+  }
+}
