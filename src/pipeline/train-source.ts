@@ -67,9 +67,12 @@ export interface SourceTraining {
 }
 
 /**
- * Trains on every row of the CSV or Parquet file at `location`, read by the workers of
- * `options.engine`, which must be a cluster engine.
+ * Trains on the rows of the CSV or Parquet file at `location`, read by the workers of
+ * `options.engine`, which must be a cluster engine: on every row, or with `testFraction` on the
+ * rows the per-row rule does not hold out, which the workers then score with the fitted model.
  * @throws UsageError when the engine cannot read sources, or for options this path does not support
+ * @throws ParamError when the rule leaves no test rows or no training rows
+ * @throws TargetError when a class appears only in held-out rows
  */
 export async function trainFromSource(
   location: string,
