@@ -19,12 +19,13 @@ export type { DesignMatrix } from './data/design-matrix.ts';
 // Data
 export * from './data/frame.ts';
 export * from './data/generate.ts';
+export { checkHeldOutRule, type HeldOutRule, heldOutMask, isHeldOut, rowsWhere } from './data/held-out.ts';
 export { type JsonLinesReadOptions, readJsonLines } from './data/jsonl-reader.ts';
 export { type ParquetCodec, type ParquetWriteOptions, readParquet, writeParquet } from './data/parquet.ts';
 export * from './data/partition.ts';
 export { Rng } from './data/random.ts';
 export { type DataFormat, formatOf, type ReadOptions, readFrame } from './data/read.ts';
-export { planSource, readSplit, type SourceColumn, type SourceSplit } from './data/source.ts';
+export { planSource, readSplit, readSplitKeyed, type SourceColumn, type SourceSplit } from './data/source.ts';
 export * from './data/split.ts';
 export { writeFrame } from './data/write.ts';
 // Engine

@@ -125,20 +125,65 @@ export async function readCsvRange(
   a: number,
   b: number,
 ): Promise<Frame> {
+  return (await readCsvRangeKeyed(source, layout, a, b)).frame;
+}
+
+/**
+ * {@link readCsvRange}, with the file offset at which each row's line starts (`keys[i]` for row i):
+ * what names a row independently of where the ranges are cut.
+ */
+export async function readCsvRangeKeyed(
+  source: ByteSource,
+  layout: CsvLayout,
+  a: number,
+  b: number,
+): Promise<{ frame: Frame; keys: Float64Array }> {
   const { start, end, bytes } = await ownedSpan(source, layout, a, b);
-  if (start === end) return emptyFrame(layout);
+  if (start === end) return { frame: emptyFrame(layout), keys: new Float64Array(0) };
   const where = `${source.location} (range from byte ${start}; line 1 = the header)`;
   checkLines(bytes, 0, bytes.length, source.location, start);
   const header = await source.read(0, layout.dataStart);
   const text = Buffer.alloc(header.length + bytes.length + 1);
   header.copy(text, 0);
   bytes.copy(text, header.length);
-  return parseCsvBytes(text, text.length - 1, where, {
+  const frame = parseCsvBytes(text, text.length - 1, where, {
     delimiter: layout.delimiter,
     categorical: layout.columns.filter((c) => c.kind === 'category').map((c) => c.name),
     strictKinds: true,
     allowEmpty: true,
   });
+  const keys = lineStarts(bytes, start);
+  if (keys.length !== frame.rows) {
+    throw new DataFormatError(
+      `${where}: ${frame.rows} rows parsed from ${keys.length} non-blank lines`,
+      'a row spans lines or a line holds no row: report this with the file',
+    );
+  }
+  return { frame, keys };
+}
+
+/**
+ * The file offsets of the lines in `bytes` that hold a row: every line but blank ones (which the
+ * parser skips), since no quoted field spans lines here (checkLines refuses those).
+ * @param offset - file offset of `bytes[0]`
+ */
+function lineStarts(bytes: Buffer, offset: number): Float64Array {
+  let n = 0;
+  for (let pos = 0; pos < bytes.length; ) {
+    let next = bytes.indexOf(LF, pos);
+    if (next < 0) next = bytes.length;
+    if (bytes[pos] !== LF && bytes[pos] !== CR) n++;
+    pos = next + 1;
+  }
+  const keys = new Float64Array(n);
+  let i = 0;
+  for (let pos = 0; pos < bytes.length; ) {
+    let next = bytes.indexOf(LF, pos);
+    if (next < 0) next = bytes.length;
+    if (bytes[pos] !== LF && bytes[pos] !== CR) keys[i++] = offset + pos;
+    pos = next + 1;
+  }
+  return keys;
 }
 
 /**

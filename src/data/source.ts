@@ -9,7 +9,7 @@ import { extname } from 'node:path';
 import type { FileMetaData } from 'hyparquet';
 import { DataFormatError, UsageError } from '../errors.ts';
 import { type ByteSource, isUrl, openByteSource, redactedUrl } from './byte-source.ts';
-import { byteRanges, csvLayout, rangeRowPosition, readCsvRange } from './csv-range.ts';
+import { byteRanges, csvLayout, rangeRowPosition, readCsvRangeKeyed } from './csv-range.ts';
 import type { Frame } from './frame.ts';
 import { formatOf } from './read.ts';
 
@@ -99,6 +99,14 @@ export async function planSource(location: string, options: SourceOptions): Prom
 
 /** Reads the rows of one split. */
 export async function readSplit(split: SourceSplit): Promise<Frame> {
+  return (await readSplitKeyed(split)).frame;
+}
+
+/**
+ * Reads the rows of one split with each row's key: its place in the file, the same whichever split
+ * holds it (the byte offset where its line starts for CSV, its row index from 0 for Parquet).
+ */
+export async function readSplitKeyed(split: SourceSplit): Promise<{ frame: Frame; keys: Float64Array }> {
   const source = openByteSource(split.location);
   const size = await source.size();
   if (size !== split.size) {
@@ -108,7 +116,7 @@ export async function readSplit(split: SourceSplit): Promise<Frame> {
     );
   }
   if (split.format === 'csv') {
-    return readCsvRange(
+    return readCsvRangeKeyed(
       source,
       { delimiter: split.delimiter, columns: split.columns, dataStart: split.dataStart, size },
       split.start,
@@ -117,7 +125,16 @@ export async function readSplit(split: SourceSplit): Promise<Frame> {
   }
   const { decodeParquetRows } = await import('./parquet.ts');
   const { file, metadata } = await parquetFooter(source);
-  return decodeParquetRows(redactedUrl(split.location), file, metadata, split.rowStart, split.rowEnd);
+  const frame = await decodeParquetRows(
+    redactedUrl(split.location),
+    file,
+    metadata,
+    split.rowStart,
+    split.rowEnd,
+  );
+  const keys = new Float64Array(frame.rows);
+  for (let i = 0; i < keys.length; i++) keys[i] = split.rowStart + i;
+  return { frame, keys };
 }
 
 /**

@@ -19,7 +19,15 @@ export interface SourceHandlers {
   profile(split: Plain, spec: Plain): Promise<Plain>;
   /** Reads the rows of `split` and encodes them as `spec` says: the matrix kernels run on. */
   build(split: Plain, spec: Plain): Promise<DesignMatrix>;
+  /**
+   * Evaluates something on the rows of `split` that needs no partition (a fitted model scoring the
+   * rows the build left out, the model travelling in `spec` as data): plain data the driver merges.
+   */
+  score?(split: Plain, spec: Plain): Promise<Plain>;
 }
+
+/** The handler a source task runs besides `build`. */
+export type SourceOperation = 'profile' | 'score';
 
 const registry = new Map<string, SourceHandlers>();
 
@@ -57,6 +65,12 @@ export interface SourceEngine extends Engine {
   /** Runs the handlers' `profile` on every split, on the workers; results in split order. */
   profileSources(lineage: SourceLineage): Promise<Plain[]>;
   /**
+   * Runs the handlers' `score` on every split, on the workers (each split goes to the worker that
+   * owns the same partition of a placement of as many partitions, so rows it kept are at hand);
+   * results in split order. `onResult` hears of each as it arrives.
+   */
+  scoreSources(lineage: SourceLineage, onResult?: (done: number, splits: number) => void): Promise<Plain[]>;
+  /**
    * Places partitions that the workers build from `lineage` (and rebuild from it when they do not
    * hold one); `rows` and `cols` describe the whole matrix.
    */
@@ -66,5 +80,9 @@ export interface SourceEngine extends Engine {
 /** Whether `engine` can place partitions read by its workers. */
 export function isSourceEngine(engine: Engine): engine is SourceEngine {
   const e = engine as Partial<SourceEngine>;
-  return typeof e.profileSources === 'function' && typeof e.placeSources === 'function';
+  return (
+    typeof e.profileSources === 'function' &&
+    typeof e.scoreSources === 'function' &&
+    typeof e.placeSources === 'function'
+  );
 }

@@ -3,15 +3,18 @@
  * a profile reads a split and summarises its features and target (the driver merges the summaries
  * into the preprocessing plan and the label encoding), a build reads the split again (or takes the
  * rows its profile just read) and encodes it with that plan: the partition the kernels run on.
+ * With held-out rows, profile and build see only the training rows, and a score after the fit
+ * predicts the held-out ones (held-out-scoring.ts).
  * Every worker process imports this module (`distml worker` does).
  */
 
 import { redactedUrl } from '../data/byte-source.ts';
 import type { DesignMatrix } from '../data/design-matrix.ts';
 import { type Column, columnLength, type Frame, MISSING_CODE } from '../data/frame.ts';
-import { readSplit, type SourceSplit, splitRowPosition } from '../data/source.ts';
+import { type HeldOutRule, rowsWhere } from '../data/held-out.ts';
+import { type SourceSplit, splitRowPosition } from '../data/source.ts';
 import { type Plain, registerSourceHandlers } from '../engine/source-tasks.ts';
-import { ColumnNotFoundError, DataValueError, DistmlError, TargetError } from '../errors.ts';
+import { ColumnNotFoundError, DataValueError, TargetError } from '../errors.ts';
 import { encodeLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
 import { applyPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
 import {
@@ -20,7 +23,9 @@ import {
   summarizeFeatures,
   summarizeLabels,
 } from '../preprocess/summaries.ts';
+import { keepHeldOut, readSplitRows, type SplitRows, scoreHeldOut } from './held-out-scoring.ts';
 import { appendWeightColumn, badWeightError, firstBadWeight } from './sample-weight.ts';
+import { describeSplit, inSplit, targetOf } from './split-context.ts';
 
 /** Registry name of these handlers. */
 export const TABULAR_SOURCE = 'tabular';
@@ -31,6 +36,8 @@ export interface ProfileSpec {
   readonly task: 'classification' | 'regression';
   /** Column of per-row sample weights: checked, summed, and not a feature. */
   readonly sampleWeight?: string;
+  /** Which rows are held out for scoring (see data/held-out.ts); none without it. */
+  readonly heldOut?: HeldOutRule;
 }
 
 /** What a profile returns. */
@@ -39,8 +46,12 @@ export interface SplitProfile {
   readonly features: readonly ColumnSummary[];
   /** For classification. */
   readonly labels?: LabelSummary;
-  /** Sum of the split's sample weights, with `sampleWeight` (the driver refuses an all-zero total). */
+  /** Sum of the training rows' sample weights, with `sampleWeight` (the driver refuses an all-zero total). */
   readonly weightSum?: number;
+  /** Rows held out, with `heldOut` (`rows` counts the training rows). */
+  readonly heldOutRows?: number;
+  /** The labels of the held-out rows, for classification with `heldOut`. */
+  readonly heldOutLabels?: LabelSummary;
 }
 
 /** How a build encodes its rows. */
@@ -49,55 +60,75 @@ export interface BuildSpec extends ProfileSpec {
   readonly labels?: LabelEncoding;
 }
 
-/** Frames this worker profiled, kept for the build that usually follows (bounded). */
-const profiled = new Map<string, Frame>();
+/** Splits this worker profiled, as read, kept for the build that usually follows (bounded). */
+const profiled = new Map<string, SplitRows>();
 const PROFILED_KEEP = 8;
 
-/** A split in words, for messages: the file and where the split starts. */
-export function describeSplit(split: SourceSplit): string {
-  const where = redactedUrl(split.location);
-  return split.format === 'csv'
-    ? `${where} (bytes ${split.start}-${split.end})`
-    : `${where} (rows ${split.rowStart}-${split.rowEnd})`;
+function readKey(split: SourceSplit, spec: ProfileSpec): string {
+  return JSON.stringify([split, spec.heldOut ?? null]);
 }
 
 async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as ProfileSpec;
-  const frame = await readSplit(split).catch((err: unknown) => {
+  const read = await readSplitRows(split, spec.heldOut).catch((err: unknown) => {
     throw weightTextError(err, spec.sampleWeight);
   });
+  const { frame, heldOut } = read;
+  // Every row's weight is checked, held out or not, as the frame path checks the whole file.
   const weights =
     spec.sampleWeight === undefined ? undefined : await splitWeights(frame, split, spec.sampleWeight);
   const summary = inSplit(split, () => {
+    // Target checks see every row too (row numbers in their messages count within the split).
     const target = targetOf(frame, spec.target, split);
     if (spec.task === 'regression') regressionTarget(target);
     else checkLabelsPresent(target);
+    // The plan and the labels are learned from the training rows only, as the frame path learns
+    // them from its training frame; held-out rows are counted, and their labels listed so that
+    // the driver can refuse a class that only they hold.
+    const train = heldOut === undefined ? frame : frame.take(rowsWhere(heldOut, 0));
     let weightSum = 0;
-    if (weights !== undefined) for (let i = 0; i < weights.length; i++) weightSum += weights[i]!;
+    if (weights !== undefined)
+      for (let i = 0; i < weights.length; i++) if (heldOut?.[i] !== 1) weightSum += weights[i]!;
+    const held = heldOut === undefined ? undefined : frame.take(rowsWhere(heldOut, 1));
+    const classify = spec.task === 'classification';
     const result: SplitProfile = {
-      rows: frame.rows,
-      features: summarizeFeatures(frame.drop(notFeatures(spec))),
-      ...(spec.task === 'classification' ? { labels: summarizeLabels(target) } : {}),
+      rows: train.rows,
+      features: summarizeFeatures(train.drop(notFeatures(spec))),
+      ...(classify ? { labels: summarizeLabels(train.column(spec.target)) } : {}),
       ...(weights === undefined ? {} : { weightSum }),
+      ...(held === undefined ? {} : { heldOutRows: held.rows }),
+      ...(held !== undefined && classify ? { heldOutLabels: summarizeLabels(held.column(spec.target)) } : {}),
     };
     return result;
   });
-  const key = JSON.stringify(split);
   if (profiled.size >= PROFILED_KEEP) profiled.delete(profiled.keys().next().value as string);
-  profiled.set(key, frame);
+  profiled.set(readKey(split, spec), read);
   return summary as unknown as Plain;
 }
 
 async function build(splitData: Plain, specData: Plain): Promise<DesignMatrix> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as BuildSpec;
-  const key = JSON.stringify(split);
-  const frame = profiled.get(key) ?? (await readSplit(split));
+  const key = readKey(split, spec);
+  const read = profiled.get(key) ?? (await readSplitRows(split, spec.heldOut));
   profiled.delete(key);
+  const { heldOut } = read;
+  let frame = read.frame;
   // The profile of this split checked the weights (every split is profiled before any is built).
-  const weights =
+  let weights =
     spec.sampleWeight === undefined ? undefined : await splitWeights(frame, split, spec.sampleWeight);
+  if (heldOut !== undefined) {
+    // Only training rows enter the partition; the held-out ones wait here for the score.
+    const train = rowsWhere(heldOut, 0);
+    keepHeldOut(split, spec.heldOut!, frame.take(rowsWhere(heldOut, 1)));
+    frame = frame.take(train);
+    if (weights !== undefined) {
+      const all = weights;
+      weights = new Float64Array(train.length);
+      for (let i = 0; i < train.length; i++) weights[i] = all[train[i]!]!;
+    }
+  }
   return inSplit(split, () => {
     const target = targetOf(frame, spec.target, split);
     const features = frame.drop(notFeatures(spec));
@@ -183,31 +214,4 @@ function checkLabelsPresent(column: Column): void {
   }
 }
 
-function targetOf(frame: Frame, target: string, split: SourceSplit) {
-  if (!frame.has(target)) {
-    throw new ColumnNotFoundError(
-      `${redactedUrl(split.location)} has no column '${target}'`,
-      `columns: ${frame.names.join(', ')}`,
-    );
-  }
-  return frame.column(target);
-}
-
-/** Runs `f`, naming the split in the errors it throws (their row numbers count within the split). */
-function inSplit<T>(split: SourceSplit, f: () => T): T {
-  try {
-    return f();
-  } catch (err) {
-    if (err instanceof DistmlError && !err.message.includes(redactedUrl(split.location))) {
-      throw new DistmlError(
-        err.code,
-        `${describeSplit(split)}: ${err.message} (rows counted from the start of this split)`,
-        undefined,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-}
-
-registerSourceHandlers(TABULAR_SOURCE, { profile, build });
+registerSourceHandlers(TABULAR_SOURCE, { profile, build, score: scoreHeldOut });

@@ -6,6 +6,7 @@ import { type Column, categoricalColumn, Frame, numericColumn } from '../data/fr
 import type { Engine } from '../engine/engine.ts';
 import { InlineEngine } from '../engine/inline-engine.ts';
 import { ModelFileError, UsageError } from '../errors.ts';
+import { decodeModelFile, encodeModelFile, type ModelFileContents } from '../format/tensor-container.ts';
 import { readModelFile, writeModelFile } from '../io/model-file.ts';
 import { type ClassificationScores, classificationScores } from '../metrics/classification.ts';
 import { type RegressionScores, regressionScores } from '../metrics/regression.ts';
@@ -32,6 +33,16 @@ export interface Predictions {
 
 /** Scores of a model on labelled rows. */
 export type Scores = ClassificationScores | RegressionScores;
+
+/** Labelled rows predicted elsewhere, as {@link TrainedModel.scorePredictions} takes them. */
+export interface PredictedRows {
+  /** The truth: class indices (under the model's labels) for classifiers, values for regressors. */
+  readonly truth: Int32Array | Float64Array;
+  /** What the model predicted: class indices or values. */
+  readonly predicted: Int32Array | Float64Array;
+  /** Class probabilities, row-major rows×k (classifiers that have them). */
+  readonly proba?: Float64Array;
+}
 
 /** Options of {@link TrainedModel.partialFit}. */
 export interface PartialFitOptions {
@@ -72,9 +83,26 @@ export class TrainedModel {
   evaluate(frame: Frame, target: string = this.meta.target, source?: string): Scores {
     const column = frame.column(target);
     const p = this.predict(frame, source);
-    if (this.meta.task === 'regression') return regressionScores(regressionTarget(column), p.values);
-    const yTrue = encodeLabels(this.meta.labels!, column);
-    return classificationScores(yTrue, Int32Array.from(p.values), p.proba, this.meta.shape.classes);
+    if (this.meta.task === 'regression')
+      return this.scorePredictions({ truth: regressionTarget(column), predicted: p.values });
+    const truth = encodeLabels(this.meta.labels!, column);
+    return this.scorePredictions({
+      truth,
+      predicted: Int32Array.from(p.values),
+      ...(p.proba === undefined ? {} : { proba: p.proba }),
+    });
+  }
+
+  /**
+   * Scores predictions made elsewhere (on the workers that hold the rows) with the metrics
+   * {@link evaluate} computes, so the two give the same numbers for the same rows in the same order.
+   */
+  scorePredictions(rows: PredictedRows): Scores {
+    if (this.meta.task === 'regression')
+      return regressionScores(asFloat64(rows.truth), asFloat64(rows.predicted));
+    const truth = rows.truth instanceof Int32Array ? rows.truth : Int32Array.from(rows.truth);
+    const predicted = rows.predicted instanceof Int32Array ? rows.predicted : Int32Array.from(rows.predicted);
+    return classificationScores(truth, predicted, rows.proba, this.meta.shape.classes);
   }
 
   /**
@@ -133,17 +161,37 @@ export class TrainedModel {
 
   /** Writes the model to `path` atomically. */
   async save(path: string): Promise<void> {
-    await writeModelFile(path, {
-      kind: this.name,
-      params: { ...this.params },
-      meta: this.meta as unknown as Record<string, unknown>,
-      tensors: this.fitted.tensors() as Record<string, never>,
-    });
+    await writeModelFile(path, this.contents());
+  }
+
+  /** The bytes of this model's file: how a model travels as data (to workers that score with it). */
+  toBytes(): Uint8Array {
+    return encodeModelFile(this.contents(), { fileName: `model ${this.name}` });
   }
 
   /** Loads a model file; parses and checks it, never runs anything from it. */
   static async load(path: string): Promise<TrainedModel> {
-    const contents = await readModelFile(path);
+    return TrainedModel.fromContents(await readModelFile(path), path);
+  }
+
+  /**
+   * A model from the bytes of its file ({@link toBytes}), checked as {@link load} checks a file.
+   * @param name - names the bytes in error messages
+   */
+  static fromBytes(bytes: Uint8Array, name: string): TrainedModel {
+    return TrainedModel.fromContents(decodeModelFile(bytes, name), name);
+  }
+
+  private contents(): ModelFileContents {
+    return {
+      kind: this.name,
+      params: { ...this.params },
+      meta: this.meta as unknown as Record<string, unknown>,
+      tensors: this.fitted.tensors() as Record<string, never>,
+    };
+  }
+
+  private static fromContents(contents: ModelFileContents, path: string): TrainedModel {
     let definition: ReturnType<typeof getModel>;
     try {
       definition = getModel(contents.kind);
@@ -159,6 +207,10 @@ export class TrainedModel {
     const fitted = definition.restore(contents.params, contents.tensors, meta.shape, meta.fit);
     return new TrainedModel(definition.name, contents.params, meta, fitted);
   }
+}
+
+function asFloat64(values: Int32Array | Float64Array): Float64Array {
+  return values instanceof Float64Array ? values : Float64Array.from(values);
 }
 
 /** Predictions as a frame: `prediction`, then `proba_<class>` columns for classifiers. */

@@ -119,7 +119,7 @@ export function trainCommand(): Command {
     )
     .option(
       '--shared-data',
-      'with --cluster: workers read their own partitions of DATA (a path every worker sees, or an http(s) URL); CSV/TSV or Parquet, needs --test-fraction 0',
+      'with --cluster: workers read their own partitions of DATA (a path every worker sees, or an http(s) URL) and score its held-out rows; CSV/TSV or Parquet, --split random only',
     )
     .option('--min-workers <n>', 'with --cluster: workers to wait for before training', parsePositive, 1)
     .option('--join-timeout <s>', 'with --cluster: seconds to wait for --min-workers', parsePositive, 60)
@@ -366,18 +366,19 @@ function checkSharedData(dataPath: string, opts: TrainOptions): void {
       'workers of a cluster read their own partitions; on one machine, drop --shared-data',
     );
   }
-  if (opts.testFraction !== 0) {
+  if (opts.testFraction !== 0 && opts.split !== 'random') {
     throw new UsageError(
-      `--shared-data needs --test-fraction 0 (got ${opts.testFraction}): held-out rows would have to be read by the driver`,
-      'train on every row with --test-fraction 0 --save MODEL, then score held-out data with `distml evaluate MODEL TEST`',
+      `--split ${opts.split} cannot be used with --shared-data: the workers hold rows out one at a time (--split random), and ${opts.split === 'tail' ? 'the last rows' : 'a stratified choice'} would need every row counted before any is chosen`,
+      `use --split random (the default), or --test-fraction 0 --save MODEL and score a held-out file with \`distml evaluate MODEL TEST\``,
     );
   }
   splittableFormat(dataPath);
 }
 
 /**
- * `train --cluster URL --shared-data`: the workers read and encode their own partitions; the
- * driver never holds rows, so it reports no scores (they would need the rows).
+ * `train --cluster URL --shared-data`: the workers read and encode their own partitions, and score
+ * the held-out rows with the fitted model; the driver never holds rows, only their truth and
+ * predictions for the metrics. With --test-fraction 0 it reports no scores.
  */
 async function trainShared(
   dataPath: string,
@@ -405,7 +406,9 @@ async function trainShared(
   }
   progress.start(`fitting ${definition.name} on ${shown}, read by the workers`);
   const fitStarted = performance.now();
-  const { model, rows, columns } = await trainFromSource(dataPath, {
+  let fitSeconds = 0;
+  let scoreStarted = 0;
+  const fitted = await trainFromSource(dataPath, {
     target: opts.target,
     model: definition.name,
     params: ctx.params,
@@ -416,22 +419,40 @@ async function trainShared(
     ...(opts.delimiter === undefined ? {} : { delimiter: opts.delimiter }),
     ...(opts.categorical === undefined ? {} : { categorical: splitList(opts.categorical) }),
     ...(checkpoints === undefined ? {} : { checkpoints }),
+    testFraction: opts.testFraction,
     onProgress: (p) =>
       progress.update(
         p.iteration / p.maxIterations,
         `iter ${p.iteration}/${p.maxIterations} loss=${p.loss.toPrecision(6)} ${engineStatus(engine)}`.trimEnd(),
       ),
+    onFitted: (fit) => {
+      fitSeconds = (performance.now() - fitStarted) / 1000;
+      reportFit(progress, fit.meta.fit, engine);
+      scoreStarted = performance.now();
+      if (opts.testFraction > 0) progress.start('scoring the held-out rows on the workers');
+    },
+    onScoring: (done, splits) => progress.update(done / splits, `${done}/${splits} splits`),
     training: {
       data: shown,
       sharedData: true,
-      testFraction: 0,
+      split: 'random',
+      testFraction: opts.testFraction,
       seed: opts.seed,
       ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
     },
   });
-  const fitSeconds = (performance.now() - fitStarted) / 1000;
-  const info = model.meta.fit;
-  const telemetry = reportFit(progress, info, engine);
+  const { rows, columns, trainRows, testRows, metrics } = fitted;
+  if (metrics !== undefined) {
+    progress.done(`${testRows} rows scored`);
+    for (const [column, n] of Object.entries(fitted.unseen ?? {})) {
+      progress.warn(
+        `${n} held-out row(s) of ${shown} have a '${column}' value not seen in training; encoded as all zeros`,
+      );
+    }
+  }
+  const predictSeconds = metrics === undefined ? 0 : (performance.now() - scoreStarted) / 1000;
+  const scores = { ...metrics } as Record<string, number>;
+  const model = metrics === undefined ? fitted.model : fitted.model.withMetrics(scores);
   if (opts.save !== undefined) await model.save(opts.save);
   if (opts.report !== undefined) {
     await writeJsonReport(opts.report, {
@@ -444,15 +465,16 @@ async function trainShared(
         rows,
         columns,
         features: model.meta.preprocessing.outputNames.length,
-        trainRows: rows,
-        testRows: 0,
-        testFraction: 0,
+        trainRows,
+        testRows,
+        split: 'random',
+        testFraction: opts.testFraction,
       },
-      metrics: {},
-      metricsOn: 'none',
-      fit: info,
-      timings: { fitSeconds },
-      engine: telemetry,
+      metrics: scores,
+      metricsOn: metrics === undefined ? 'none' : 'test',
+      fit: model.meta.fit,
+      timings: { fitSeconds, ...(metrics === undefined ? {} : { predictSeconds }) },
+      engine: engine.telemetry(),
       seed: opts.seed,
       ...(opts.save === undefined ? {} : { savedTo: opts.save }),
       distml: VERSION,
@@ -462,9 +484,14 @@ async function trainShared(
   const table: Array<[string, string | number]> = [
     ['model', definition.name],
     ['data', `${shown} (${rows} rows, ${columns} columns, read by the workers)`],
-    ['scores', 'none: the rows stay on the workers; score a saved model with `distml evaluate MODEL DATA`'],
-    ['fit time', `${fitSeconds.toFixed(3)}s`],
   ];
+  if (metrics === undefined) {
+    table.push(['scores', 'none (--test-fraction 0): score a saved model with `distml evaluate MODEL DATA`']);
+  } else {
+    table.push(['split', `random, per row on the workers: ${trainRows} train / ${testRows} test`]);
+    for (const [k, v] of Object.entries(scores)) table.push([k, v]);
+  }
+  table.push(['fit time', `${fitSeconds.toFixed(3)}s`]);
   if (opts.save !== undefined) table.push(['saved', opts.save]);
   if (opts.report !== undefined) table.push(['report', opts.report]);
   process.stdout.write(formatTable(table));

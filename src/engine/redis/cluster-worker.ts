@@ -28,7 +28,7 @@ import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
 import { removeOrphanQueues } from './queue-janitor.ts';
 import { claimNonce } from './replay-guard.ts';
-import { PROFILE_TASK, runProfileTask, SpecCache, sourcePartition } from './source-partitions.ts';
+import { runSourceTask, SpecCache, sourceOperation, sourcePartition } from './source-partitions.ts';
 import { checkTaskMessage, type TaskMessage } from './task-message.ts';
 import { decodeArgs, encodeFloat64, viewFloat64 } from './tensor-codec.ts';
 import { WorkerChannels } from './worker-channels.ts';
@@ -139,8 +139,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (fault !== undefined) log(`injected fault ${fault.kind} at task ${tasksSeen} (${job.id})`);
     if (fault?.kind === 'kill') process.kill(process.pid, 'SIGKILL');
     if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms ?? 0));
-    if (m.lineage !== undefined && m.kernel === PROFILE_TASK)
-      return runProfileTask(redis, keys, specs, { ...m, lineage: m.lineage }, info.name, job.attemptsStarted);
+    const operation = sourceOperation(m.kernel);
+    if (m.lineage !== undefined && operation !== undefined) {
+      const lineage = m.lineage;
+      return runSourceTask(redis, keys, specs, { ...m, lineage }, operation, info.name, job.attemptsStarted);
+    }
     const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(values, m), 4);
     const resolved = await resolveClusterBroadcasts(values, keys, m, args, broadcasts);
     if (hasLoopKernel(m.kernel)) {

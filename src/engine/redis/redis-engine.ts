@@ -55,7 +55,7 @@ import { watchRun } from './run-watch.ts';
 import {
   messageLineage,
   type PlacedLineage,
-  profileSources,
+  runSourceTasks,
   type SourceDriver,
   slotLineages,
   storeLineage,
@@ -144,6 +144,7 @@ export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
 const GUARDED = [
   'distribute',
   'profileSources',
+  'scoreSources',
   'placeSources',
   'treeReduce',
   'runLoop',
@@ -329,7 +330,20 @@ export class RedisEngine implements Engine {
   async profileSources(lineage: SourceLineage): Promise<Plain[]> {
     this.checkOpen();
     try {
-      return await profileSources(this.sourceDriver(), lineage);
+      return await runSourceTasks(this.sourceDriver(), lineage, 'profile');
+    } finally {
+      this.router.forgetTransient();
+    }
+  }
+
+  /** Runs the handlers' score on every split, on the workers (see source-partitions.ts). */
+  async scoreSources(
+    lineage: SourceLineage,
+    onResult?: (done: number, splits: number) => void,
+  ): Promise<Plain[]> {
+    this.checkOpen();
+    try {
+      return await runSourceTasks(this.sourceDriver(), lineage, 'score', onResult);
     } finally {
       this.router.forgetTransient();
     }

@@ -1,8 +1,8 @@
 /**
  * Partitions that cluster workers read from the data source themselves (see ../source-tasks.ts).
  *
- * Driver side: a profile pass is one task per split whose result is msgpack (summaries are not
- * float vectors); placing the partitions writes only the spec (the preprocessing plan) to Redis,
+ * Driver side: a profile pass (and a score pass, after the fit) is one task per split whose result
+ * is msgpack (summaries and scored labels are not one float vector); placing the partitions writes only the spec (the preprocessing plan) to Redis,
  * never rows. Every later task on the placement carries its partition's lineage (handlers name,
  * split, spec key) in the signed task message, so a worker that does not hold the partition (it
  * joined later, evicted it, or took the task over from a dead worker) rebuilds it from the source.
@@ -10,7 +10,7 @@
  * A parameter-server loop slot's task carries the lineages of every partition the slot owns
  * ({@link slotLineages}); the slot builds them the same way.
  *
- * Worker side: runs profile tasks, and builds partitions from lineage into the worker's cache.
+ * Worker side: runs profile and score tasks, and builds partitions from lineage into the worker's cache.
  */
 import { randomBytes } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
@@ -18,7 +18,7 @@ import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError, TaskFailedError } from '../../errors.ts';
-import { getSourceHandlers, type Plain, type SourceLineage } from '../source-tasks.ts';
+import { getSourceHandlers, type Plain, type SourceLineage, type SourceOperation } from '../source-tasks.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
 import type { MessageLineage, TaskMessage } from './task-message.ts';
 import { MAX_VALUE_BYTES } from './tensor-codec.ts';
@@ -27,6 +27,16 @@ const packr = new Packr({ moreTypes: true, useRecords: false });
 
 /** The reserved kernel name of a profile task. */
 export const PROFILE_TASK = 'source.profile';
+/** The reserved kernel name of a score task. */
+export const SCORE_TASK = 'source.score';
+
+/** The reserved kernel names of source tasks that answer plain data, by handler. */
+const SOURCE_TASKS: Readonly<Record<SourceOperation, string>> = { profile: PROFILE_TASK, score: SCORE_TASK };
+
+/** The handler a plain-data source task runs, from its kernel name; undefined for other tasks. */
+export function sourceOperation(kernel: string): SourceOperation | undefined {
+  return kernel === PROFILE_TASK ? 'profile' : kernel === SCORE_TASK ? 'score' : undefined;
+}
 
 /** What a worker answers for a finished task (as redis-engine.ts reads it). */
 export interface SourceTaskReturn {
@@ -72,10 +82,22 @@ export function slotLineages(placed: PlacedLineage, slot: number, slots: number)
   return out;
 }
 
-/** Runs the profile of every split on the workers; returns their results in split order. */
-export async function profileSources(driver: SourceDriver, lineage: SourceLineage): Promise<Plain[]> {
+/**
+ * Runs handler `operation` (profile or score) on every split, on the workers; returns their plain
+ * results in split order. The tasks of one call form a transient placement, dealt to owners like a
+ * placement of as many partitions, so with an unchanged membership split p goes to the worker that
+ * owns (or owned) partition p.
+ */
+export async function runSourceTasks(
+  driver: SourceDriver,
+  lineage: SourceLineage,
+  operation: SourceOperation,
+  onResult?: (done: number, splits: number) => void,
+): Promise<Plain[]> {
   const step = driver.nextStep();
-  const placed = await storeLineage(driver, `profile${step}`, lineage);
+  const placement = `${operation}${step}`;
+  const placed = await storeLineage(driver, placement, lineage);
+  let done = 0;
   try {
     return await Promise.all(
       lineage.splits.map(async (_, p) => {
@@ -84,8 +106,8 @@ export async function profileSources(driver: SourceDriver, lineage: SourceLineag
           step,
           partition: p,
           jobId: `${driver.run}-${step}-${p}`,
-          kernel: PROFILE_TASK,
-          placement: `profile${step}`,
+          kernel: SOURCE_TASKS[operation],
+          placement,
           argsKey: '',
           resultLength: 0,
           lineage: messageLineage(placed, p),
@@ -93,13 +115,15 @@ export async function profileSources(driver: SourceDriver, lineage: SourceLineag
         const bytes = await driver.io(driver.redis.getBuffer(answer.resultKey));
         if (bytes === null) {
           throw new TaskFailedError(
-            `the profile of partition ${p} is missing from Redis`,
+            `the ${operation} result of partition ${p} is missing from Redis`,
             'Redis may have evicted or lost it: run redis-server with maxmemory-policy noeviction',
           );
         }
         await driver.io(driver.redis.del(answer.resultKey));
         driver.account(0, bytes.byteLength, answer);
-        return decodePlain(bytes, `profile of partition ${p}`);
+        const result = decodePlain(bytes, `${operation} result of partition ${p}`);
+        onResult?.(++done, lineage.splits.length);
+        return result;
       }),
     );
   } finally {
@@ -115,6 +139,14 @@ export async function storeLineage(
 ): Promise<PlacedLineage> {
   const specKey = driver.keys.spec(driver.run, id);
   const bytes = packr.pack(lineage.spec);
+  // Workers refuse a larger value; say so here, before any task is queued.
+  if (bytes.byteLength > MAX_VALUE_BYTES) {
+    throw new DistmlError(
+      'KERNEL',
+      `the spec of placement ${id} is ${bytes.byteLength} bytes, over the limit of ${MAX_VALUE_BYTES} for a value the workers read`,
+      'a model sent to the workers for scoring counts in it: train with --test-fraction 0 and score with `distml evaluate`',
+    );
+  }
   driver.account(bytes.byteLength, 0);
   await driver.io(driver.redis.set(specKey, bytes));
   return { handlers: lineage.handlers, splits: lineage.splits, specKey };
@@ -148,20 +180,28 @@ export class SpecCache {
 }
 
 /**
- * Runs a profile task on this worker: reads the split, summarises it, stores the msgpack result.
- * Data errors are final (reading the same bytes again fails the same way), so they are not retried.
+ * Runs a profile or score task on this worker: reads the split, runs the handler, stores its
+ * msgpack result. Data errors are final (reading the same bytes again fails the same way), so they
+ * are not retried.
  */
-export async function runProfileTask(
+export async function runSourceTask(
   redis: Redis,
   keys: ClusterKeys,
   specs: SpecCache,
   m: TaskMessage & { lineage: MessageLineage },
+  operation: SourceOperation,
   worker: string,
   attempt: number,
 ): Promise<SourceTaskReturn> {
   const started = performance.now();
   const spec = await specs.get(redis, m.lineage.specKey);
-  const result = await final(() => getSourceHandlers(m.lineage.handlers).profile(m.lineage.split, spec));
+  const handlers = getSourceHandlers(m.lineage.handlers);
+  const result = await final(() => {
+    if (operation === 'profile') return handlers.profile(m.lineage.split, spec);
+    if (handlers.score === undefined)
+      throw new DistmlError('KERNEL', `source handlers '${m.lineage.handlers}' have no score`);
+    return handlers.score(m.lineage.split, spec);
+  });
   const resultKey = keys.result(m.run, m.jobId, `${attempt}-${randomBytes(4).toString('hex')}`);
   await redis.set(resultKey, packr.pack(result), 'PX', 600_000);
   return { resultKey, runSeconds: (performance.now() - started) / 1000, worker, attempt };
