@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CapacityPlanner, pickCopyWorker, REBALANCE, SpeedMeter } from './capacity.ts';
+import { CapacityPlanner, pickCopyWorker, REBALANCE, rebalanceOptions, SpeedMeter } from './capacity.ts';
 import type { WorkerInfo } from './membership.ts';
 
 const worker = (id: string, threads = 1, memoryBytes = 8 * 2 ** 30): WorkerInfo => ({
@@ -159,4 +159,24 @@ test('speculative copies go to the least busy worker per thread, rotating among 
     [1, 1],
   );
   assert.equal(pickCopyWorker([], 0), undefined);
+});
+
+test('the rebalance option: true is the defaults, false is none, and a field out of range is refused by name', () => {
+  assert.deepEqual(rebalanceOptions(true), REBALANCE);
+  assert.equal(rebalanceOptions(false), undefined);
+  assert.deepEqual(rebalanceOptions({ passes: 3 }), { ...REBALANCE, passes: 3 });
+  assert.throws(
+    () => rebalanceOptions({ passes: 0 }),
+    /rebalance\.passes is 0 \(give a whole number from 1 to Infinity\)/,
+  );
+  assert.throws(() => rebalanceOptions({ passes: 1.5 }), /rebalance\.passes is 1\.5/);
+  assert.throws(
+    () => rebalanceOptions({ memoryShare: 0 }),
+    /rebalance\.memoryShare is 0 \(give a number from just above 0 to 1\)/,
+  );
+  assert.throws(() => rebalanceOptions({ minGainFraction: Number.NaN }), /rebalance\.minGainFraction is NaN/);
+  assert.throws(
+    () => rebalanceOptions({ gain: 1 } as unknown as Partial<typeof REBALANCE>),
+    /rebalance\.gain: unknown field \(use minGainFraction, /,
+  );
 });

@@ -12,6 +12,7 @@
  * fewest partitions needed move (owner-map.ts: rebalanceBySpeed). Moving never changes a result:
  * the driver sums the partitions' results in partition order, whoever computed them.
  */
+import { UsageError } from '../../errors.ts';
 import type { WorkerInfo } from './membership.ts';
 import { REBALANCE_RULE, type RebalanceRule, rebalanceBySpeed, type SpeedPlan } from './owner-map.ts';
 
@@ -34,6 +35,42 @@ export interface RebalanceOptions extends RebalanceRule {
 
 /** The defaults of {@link RebalanceOptions}. */
 export const REBALANCE: RebalanceOptions = { ...REBALANCE_RULE, passes: 2, smoothing: 0.5, memoryShare: 0.5 };
+
+/** The range each field of {@link RebalanceOptions} must lie in, as [least, most, whole number]. */
+const RANGES: Record<keyof RebalanceOptions, readonly [number, number, boolean]> = {
+  minGainFraction: [0, 1, false],
+  minGainSeconds: [0, Number.POSITIVE_INFINITY, false],
+  slackFraction: [0, Number.POSITIVE_INFINITY, false],
+  slackSeconds: [0, Number.POSITIVE_INFINITY, false],
+  passes: [1, Number.POSITIVE_INFINITY, true],
+  smoothing: [Number.MIN_VALUE, 1, false],
+  memoryShare: [Number.MIN_VALUE, 1, false],
+};
+
+/**
+ * The engine option `rebalance` as full options, or undefined when it is `false`.
+ * @throws UsageError naming the field and its range when a given field is out of range
+ */
+export function rebalanceOptions(given: boolean | Partial<RebalanceOptions>): RebalanceOptions | undefined {
+  if (given === false) return undefined;
+  if (given === true) return REBALANCE;
+  for (const [field, value] of Object.entries(given)) {
+    const range = RANGES[field as keyof RebalanceOptions];
+    if (range === undefined)
+      throw new UsageError(`rebalance.${field}: unknown field`, `use ${Object.keys(RANGES).join(', ')}`);
+    const [least, most, whole] = range;
+    if (
+      typeof value !== 'number' ||
+      !(value >= least && value <= most) ||
+      (whole && !Number.isInteger(value))
+    )
+      throw new UsageError(
+        `rebalance.${field} is ${String(value)}`,
+        `give a ${whole ? 'whole number' : 'number'} from ${least === Number.MIN_VALUE ? 'just above 0' : least} to ${most}`,
+      );
+  }
+  return { ...REBALANCE, ...given };
+}
 
 /** The shape of a placement, for the cost and the bytes of one of its partitions. */
 export interface PlacementShape {

@@ -32,7 +32,7 @@ import type {
 import { afterDependencies, treeCombine } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
 import type { Plain, SourceLineage } from '../source-tasks.ts';
-import { CapacityPlanner, capacity, REBALANCE } from './capacity.ts';
+import { CapacityPlanner, capacity, rebalanceOptions } from './capacity.ts';
 import { connect, lastConnectionError, redactUrl, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
 import { emptyLoopTelemetry, type LoopHost, loopSlots, runClusterLoop } from './loop-runner.ts';
@@ -105,11 +105,8 @@ export class RedisEngine implements Engine {
     // Task slots, not processes: a worker running N threads takes N tasks at once, so default
     // partitions and parameter-server loop slots count it N times.
     this.workers = members.reduce((n, w) => n + capacity(w), 0);
-    const rebalance = options.rebalance ?? true;
-    this.planner =
-      rebalance === false
-        ? undefined
-        : new CapacityPlanner({ ...REBALANCE, ...(rebalance === true ? {} : rebalance) });
+    const rebalance = rebalanceOptions(options.rebalance ?? true);
+    this.planner = rebalance === undefined ? undefined : new CapacityPlanner(rebalance);
     events.on('completed', ({ jobId, returnvalue }) =>
       this.runner?.onJobEvent({ kind: 'completed', jobId, returnvalue }),
     );
@@ -171,6 +168,8 @@ export class RedisEngine implements Engine {
    * @throws DistmlError when Redis cannot be reached or too few workers join in time
    */
   static async connect(options: RedisEngineOptions): Promise<RedisEngine> {
+    // Bad options fail before any connection or wait for workers.
+    rebalanceOptions(options.rebalance ?? true);
     const keys = new ClusterKeys(options.namespace);
     const redis = connect(options);
     try {
