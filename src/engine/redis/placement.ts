@@ -14,7 +14,8 @@
  * new job ids; the new owners rebuild those partitions from lineage or load them from Redis. The job a
  * presumed-dead worker may still finish is superseded: its result is discarded and logged
  * (the fence). A worker that joins receives partitions at the next pass boundary: the fewest moves
- * that leave every worker within one partition of its share.
+ * that leave every worker within one partition of its share. At pass boundaries, too, partitions
+ * may move off workers measured slow (capacity.ts decides; {@link TaskRouter.rebalance} applies).
  */
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
