@@ -8,7 +8,7 @@ import type { ClusterConnection } from './cluster-connection.ts';
 import type { LoopTelemetry } from './loop-runner.ts';
 import type { PlacementTelemetry } from './placement.ts';
 
-/** Options of {@link RedisEngine.connect}. */
+/** Options of `RedisEngine.connect` (redis-engine.ts). */
 export interface RedisEngineOptions extends ClusterConnection {
   /** Key prefix shared with the workers. @defaultValue `'distml'` */
   readonly namespace?: string;
