@@ -8,7 +8,7 @@ import { generate } from '../../src/data/generate.ts';
 import type { Engine } from '../../src/engine/engine.ts';
 import { InlineEngine } from '../../src/engine/inline-engine.ts';
 import type { FaultSpec } from '../../src/engine/local/faults.ts';
-import { parseFault } from '../../src/engine/local/faults.ts';
+import { faultAt, parseFault, slowdownAt } from '../../src/engine/local/faults.ts';
 import {
   LocalEngine,
   type LocalEngineOptions,
@@ -210,6 +210,15 @@ describe('LocalEngine', () => {
     assert.throws(() => parseFault('explode:worker=1,task=1'), /unknown kind 'explode'/);
     assert.throws(() => parseFault('kill:worker=1'), /needs worker=K and task=T/);
     assert.throws(() => parseFault('delay:worker=0,task=1'), /needs ms=M/);
+    assert.throws(() => parseFault('slow:worker=0,task=1'), /needs ms=M/);
+    // `slow` adds its delay to every task from the T-th on, and is no one-off fault.
+    const slow = [parseFault('slow:worker=0,task=3,ms=40'), parseFault('nan:worker=0,task=3')];
+    assert.deepEqual(
+      [1, 2, 3, 4, 9].map((n) => slowdownAt(slow, n)),
+      [0, 0, 40, 40, 40],
+    );
+    assert.equal(faultAt(slow, 3)?.kind, 'nan');
+    assert.equal(faultAt(slow, 4), undefined);
   });
 });
 

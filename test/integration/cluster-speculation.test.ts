@@ -68,3 +68,54 @@ test('a task stalled on its worker is copied to another, whose answer counts; th
   assert.ok(loaded.includes(0) || loaded.includes(3), `b loaded ${loaded.join(', ')}`);
   assert.match(cluster.stderr, /speculative copies \(\d+ won\)/);
 });
+
+test("copies of one worker's stalled tasks spread over the other workers rather than all landing on one", async () => {
+  const ns = ['--namespace', 'spread'];
+  // d owns partitions 0 and 3, and both its tasks of the first pass stall for 4 s: each gets a
+  // copy, the first on e (as idle as f, first of the two), the second on f (e holds the first).
+  const slow = await startWorker(fx.redis.url, [
+    '--name',
+    'd',
+    ...ns,
+    '--inject-fault',
+    'delay:worker=0,task=1,ms=4000',
+    '--inject-fault',
+    'delay:worker=0,task=2,ms=4000',
+  ]);
+  const e = await startWorker(fx.redis.url, ['--name', 'e', ...ns]);
+  const f = await startWorker(fx.redis.url, ['--name', 'f', ...ns]);
+  fx.workers.push(slow, e, f);
+  const serial = await train('serial-spread', ['--workers', '0']);
+  const cluster = await train('spread', [
+    '--cluster',
+    fx.redis.url,
+    ...ns,
+    '--min-workers',
+    '3',
+    '--speculation',
+  ]);
+  assert.deepStrictEqual(cluster.report.metrics, serial.report.metrics);
+  const t = cluster.report.engine;
+  assert.equal(t.tasks, t.passes * 6);
+  // The copies of the first pass's stalled tasks (on a loaded machine, later passes may copy
+  // other tasks too: they rotate as well).
+  const copies = [
+    ...cluster.stderr.matchAll(
+      /task \S+-(\d+)-(\d+) \(\S+ on partition \d+\) runs long: a speculative copy goes to worker (\w+)/g,
+    ),
+  ].map((m) => ({ step: Number(m[1]), partition: Number(m[2]), to: m[3] }));
+  const ofD = copies.filter((c) => c.partition === 0 || c.partition === 3);
+  const first = ofD.filter((c) => c.step === Math.min(...ofD.map((x) => x.step)));
+  assert.deepStrictEqual(first.map((c) => c.partition).sort(), [0, 3]);
+  assert.deepStrictEqual(first.map((c) => c.to).sort(), ['e', 'f']);
+  assert.ok(t.speculativeCopies >= 2, JSON.stringify(t));
+  // Each of e and f loaded a partition of d's for its copy.
+  assert.ok(
+    partitionsLoaded(e.log()).some((p) => p === 0 || p === 3),
+    e.log(),
+  );
+  assert.ok(
+    partitionsLoaded(f.log()).some((p) => p === 0 || p === 3),
+    f.log(),
+  );
+});

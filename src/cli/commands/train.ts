@@ -65,6 +65,8 @@ interface TrainOptions extends ClusterCliOptions {
   /** False with --no-channel. */
   channel: boolean;
   speculation?: boolean;
+  /** False with --no-rebalance. */
+  rebalance: boolean;
   channelHost?: string;
   channelPort?: number;
 }
@@ -137,6 +139,10 @@ export function trainCommand(): Command {
       "with --cluster: a pass's task running 3× its pass's median (and ≥ 1 s) gets a copy on another worker; the first answer counts",
     )
     .option(
+      '--no-rebalance',
+      'with --cluster: keep partitions where threads dealt them, rather than moving them off workers measured slow (a move never changes the model)',
+    )
+    .option(
       '--no-channel',
       'with --cluster: move partitions, arguments and results through Redis instead of the task channel (always so over rediss://)',
     )
@@ -201,6 +207,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
             joinTimeoutMs: opts.joinTimeout * 1000,
             channel: opts.channel,
             ...(opts.speculation === true ? { speculation: true } : {}),
+            ...(opts.rebalance === false ? { rebalance: false } : {}),
             ...(opts.channelHost === undefined ? {} : { channelHost: opts.channelHost }),
             ...(opts.channelPort === undefined ? {} : { channelPort: opts.channelPort }),
             ...(secret === undefined ? {} : { secret }),
@@ -576,7 +583,9 @@ function engineSummary(t: ReturnType<Engine['telemetry']>): string {
         : `, ${ps.loops} parameter-server loop(s): ${ps.clocks} clocks, ${((1000 * ps.slotSeconds) / ps.clocks).toFixed(2)} ms and ${(ps.roundTrips / ps.clocks).toFixed(1)} Redis round trips per clock`;
     const moves = [
       r.epoch > 1 ? `membership epoch ${r.epoch}` : '',
-      r.partitionsMoved ? `${r.partitionsMoved} partitions moved` : '',
+      r.partitionsMoved
+        ? `${r.partitionsMoved} partitions moved${r.movesByReason.rebalanced ? ` (${r.movesByReason.rebalanced} by measured speed)` : ''}`
+        : '',
       r.tasksRequeued ? `${r.tasksRequeued} tasks requeued` : '',
       r.lateResultsDiscarded ? `${r.lateResultsDiscarded} late results discarded` : '',
       r.speculativeCopies ? `${r.speculativeCopies} speculative copies (${r.speculativeWins} won)` : '',

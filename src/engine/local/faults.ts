@@ -7,12 +7,14 @@
  * - `kill`  — the worker thread exits when it receives its T-th task (1-based) of the run;
  * - `delay` — the worker sleeps M ms before running its T-th task (a straggler);
  * - `throw` — the kernel throws on the T-th task;
- * - `nan`   — the T-th task's result is NaN.
+ * - `nan`   — the T-th task's result is NaN;
+ * - `slow`  — from its T-th task on, each of the worker's kernels takes M ms longer, counted in
+ *   its kernel time: a slower machine, for placement by measured speed (the other kinds fire once).
  */
 import { UsageError } from '../../errors.ts';
 
 /** The kinds of fault. */
-export type FaultKind = 'kill' | 'delay' | 'throw' | 'nan';
+export type FaultKind = 'kill' | 'delay' | 'throw' | 'nan' | 'slow';
 
 /** One injected fault. */
 export interface FaultSpec {
@@ -21,11 +23,11 @@ export interface FaultSpec {
   readonly worker: number;
   /** The worker's task count (1-based) at which the fault fires. */
   readonly task: number;
-  /** Sleep for `delay`, in milliseconds. */
+  /** Sleep for `delay` (once) or `slow` (every task from `task` on), in milliseconds. */
   readonly ms?: number;
 }
 
-const KINDS: readonly FaultKind[] = ['kill', 'delay', 'throw', 'nan'];
+const KINDS: readonly FaultKind[] = ['kill', 'delay', 'throw', 'nan', 'slow'];
 
 /** Parses `KIND:worker=K,task=T[,ms=M]`. @throws UsageError naming the bad text */
 export function parseFault(text: string): FaultSpec {
@@ -53,13 +55,20 @@ export function parseFault(text: string): FaultSpec {
   if (worker === undefined || task === undefined || task < 1) {
     throw new UsageError(`--inject-fault '${text}' needs worker=K and task=T (T ≥ 1)`);
   }
-  if (kind === 'delay' && fields.get('ms') === undefined)
+  if ((kind === 'delay' || kind === 'slow') && fields.get('ms') === undefined)
     throw new UsageError(`--inject-fault '${text}' needs ms=M`);
   const ms = fields.get('ms');
   return { kind: kind as FaultKind, worker, task, ...(ms === undefined ? {} : { ms }) };
 }
 
-/** Worker-side: which fault, if any, fires at this worker's `taskNumber`-th task. */
+/** Worker-side: which one-off fault (not `slow`), if any, fires at this worker's `taskNumber`-th task. */
 export function faultAt(faults: readonly FaultSpec[], taskNumber: number): FaultSpec | undefined {
-  return faults.find((f) => f.task === taskNumber);
+  return faults.find((f) => f.kind !== 'slow' && f.task === taskNumber);
+}
+
+/** Worker-side: the milliseconds `slow` faults add to the kernel of this worker's `taskNumber`-th task. */
+export function slowdownAt(faults: readonly FaultSpec[], taskNumber: number): number {
+  let ms = 0;
+  for (const f of faults) if (f.kind === 'slow' && taskNumber >= f.task) ms += f.ms ?? 0;
+  return ms;
 }

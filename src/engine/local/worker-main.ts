@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { getKernel, getLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
-import { faultAt } from './faults.ts';
+import { faultAt, slowdownAt } from './faults.ts';
 import { ParameterServerClient } from './parameter-server.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
@@ -86,6 +86,7 @@ export function runWorker(): void {
     }
     tasksSeen++;
     const fault = faultAt(init.faults, tasksSeen);
+    const slowMs = slowdownAt(init.faults, tasksSeen);
     if (fault?.kind === 'kill') process.exit(70);
     if (fault?.kind === 'delay') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, fault.ms ?? 0);
     reply(
@@ -99,6 +100,7 @@ export function runWorker(): void {
           out,
         );
         if (fault?.kind === 'nan') out[0] = Number.NaN;
+        if (slowMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs);
       },
       message.resultLength,
       message.out,

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
 import { hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
-import { type FaultSpec, faultAt } from '../local/faults.ts';
+import { type FaultSpec, faultAt, slowdownAt } from '../local/faults.ts';
 import { channelKey } from './channel-frames.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
@@ -201,6 +201,9 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
       throw new Error(`injected fault: throw at task ${tasksSeen} of worker ${info.name}`);
     await slots.run(job, m.kernel, part, resolved, out);
     if (fault?.kind === 'nan') out[0] = Number.NaN;
+    // An injected slower machine: the kernel time the driver measures grows by the delay.
+    const slowMs = slowdownAt(options.faults ?? [], tasksSeen);
+    if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs));
     const runSeconds = (performance.now() - started) / 1000;
     const thread = slots.threadOf(job);
     const answer = {

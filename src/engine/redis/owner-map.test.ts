@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { balance, deal, dealOrder, replaceGone } from './owner-map.ts';
+import { balance, deal, dealOrder, REBALANCE_RULE, rebalanceBySpeed, replaceGone } from './owner-map.ts';
 
 const counts = (owners: readonly (string | undefined)[], live: readonly string[]) =>
   live.map((id) => owners.filter((o) => o === id).length);
@@ -189,5 +189,137 @@ test('balance by capacity: every partition owned by a live worker, each within o
       },
     ),
     { seed: 7, numRuns: 400 },
+  );
+});
+
+/** Every map of `P` partitions over `W` workers (worker indexes), for brute force. */
+function* allMaps(P: number, W: number): Generator<number[]> {
+  const map = Array(P).fill(0) as number[];
+  for (;;) {
+    yield [...map];
+    let p = 0;
+    while (p < P && ++map[p]! === W) map[p++] = 0;
+    if (p === P) return;
+  }
+}
+
+const passOf = (map: readonly number[], cost: readonly number[]) => {
+  const k = cost.map(() => 0);
+  for (const i of map) k[i]!++;
+  return k.reduce((m, n, i) => Math.max(m, n * cost[i]!), 0);
+};
+
+/** Costs in seconds per partition: from milliseconds (the absolute threshold matters) to seconds. */
+const costs = fc.array(
+  fc.integer({ min: 1, max: 400 }).map((ms) => ms / 1000),
+  { minLength: 1, maxLength: 3 },
+);
+
+test('rebalanceBySpeed by hand: a worker 100× slower gives its partitions away, each to whoever finishes it soonest', () => {
+  const owners: (string | undefined)[] = ['a', 'b', 'c', 'a', 'b', 'c'];
+  const plan = rebalanceBySpeed(owners, ['a', 'b', 'c'], [0.1, 0.001, 0.0012], [0, 0, 0, 0, 0, 0]);
+  // Partition 0: b would finish 3 at 3 ms, c at 3.6 ms; then partition 3: b at 4 ms, c at 3.6 ms.
+  assert.deepEqual(plan.moves, [
+    { partition: 0, from: 'a', to: 'b' },
+    { partition: 3, from: 'a', to: 'c' },
+  ]);
+  assert.deepEqual(owners, ['b', 'b', 'c', 'c', 'b', 'c']);
+  assert.equal(plan.before, 0.2);
+  assert.ok(Math.abs(plan.after - 0.0036) < 1e-15 && plan.best === plan.after, JSON.stringify(plan));
+  // The best map (b 3, c 3: 3 ms) is 2 moves away; b 4, c 2 (4 ms) is within the 20-ms slack, in 1.
+  const skewed: (string | undefined)[] = ['a', 'b', 'b', 'b', 'b', 'c'];
+  const one = rebalanceBySpeed(skewed, ['a', 'b', 'c'], [0.1, 0.001, 0.001], [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(one.moves, [{ partition: 0, from: 'a', to: 'c' }]);
+  assert.equal(one.best, 0.003);
+  assert.equal(one.after, 0.004);
+  // Equal speeds, or a gain under 50 ms: nothing moves.
+  const even: (string | undefined)[] = ['a', 'b', 'a', 'b'];
+  assert.deepEqual(rebalanceBySpeed(even, ['a', 'b'], [0.01, 0.03], [0, 0, 0, 0]).moves, []);
+  // A busy partition of the slow worker keeps the map as it is until the next pass.
+  const idle: (string | undefined)[] = ['a', 'b', 'a', 'b'];
+  assert.equal(rebalanceBySpeed(idle, ['a', 'b'], [1, 0.1], [0, 0, 0, 0]).moves.length, 2);
+  assert.deepEqual(idle, ['b', 'b', 'b', 'b']);
+  const busy: (string | undefined)[] = ['a', 'b', 'a', 'b'];
+  assert.deepEqual(rebalanceBySpeed(busy, ['a', 'b'], [1, 0.1], [1, 0, 0, 0]).moves, []);
+  assert.deepEqual(busy, ['a', 'b', 'a', 'b']);
+  // Memory: b may hold 2, so c (slower, with room) takes the rest.
+  const full: (string | undefined)[] = ['a', 'a', 'a', 'b'];
+  rebalanceBySpeed(full, ['a', 'b', 'c'], [1, 0.1, 0.2], [0, 0, 0, 0], REBALANCE_RULE, [9, 2, 9]);
+  assert.deepEqual(counts(full, ['a', 'b', 'c']), [0, 2, 2]);
+});
+
+test('rebalanceBySpeed: the best pass, the fewest moves to its pass, gains past the thresholds, and no ping-pong', () => {
+  fc.assert(
+    fc.property(
+      costs,
+      fc.array(fc.nat(2), { maxLength: 6 }),
+      fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 3, maxLength: 3 }),
+      fc.array(fc.double({ min: 1 / 1.05, max: 1.05, noNaN: true }), { minLength: 3, maxLength: 3 }),
+      fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+      (cost, raw, limitRaw, drift, inFlight) => {
+        const W = cost.length;
+        const live = ['w0', 'w1', 'w2'].slice(0, W);
+        const start = raw.map((i) => i % W);
+        const owners = start.map((i) => live[i]);
+        const limit = limitRaw.slice(0, W);
+        // A third of the runs have partitions with tasks in flight, which must not move.
+        const busy = start.map((_, p) => (raw.length % 3 === 0 && inFlight[p] ? 1 : 0));
+        const plan = rebalanceBySpeed(owners, live, cost, busy, REBALANCE_RULE, limit);
+        assert.ok(plan.moves.every((m) => busy[m.partition] === 0));
+        let best = Number.POSITIVE_INFINITY;
+        for (const map of allMaps(start.length, W)) best = Math.min(best, passOf(map, cost));
+        const fitting = (map: readonly number[]) =>
+          limit.every(
+            (l, i) => map.filter((j) => j === i).length <= Math.max(l, start.filter((j) => j === i).length),
+          );
+        const anyFits = [...allMaps(start.length, W)].some(fitting);
+        if (!anyFits || plan.moves.length === 0) {
+          // Within limits the best pass may be longer; without them it is the brute-force best.
+          if (!anyFits || limit.every((l) => l >= start.length))
+            assert.ok(Math.abs(plan.best - best) < 1e-12);
+        }
+        const gain = Math.max(0.25 * plan.before, 0.05);
+        if (plan.moves.length === 0) {
+          assert.equal(plan.after, plan.before);
+          assert.deepEqual(
+            owners,
+            start.map((i) => live[i]),
+          );
+          if (limit.every((l) => l >= start.length) && busy.every((b) => b === 0))
+            assert.ok(plan.before - best < gain + 1e-12);
+          return;
+        }
+        assert.ok(plan.before - plan.after >= gain - 1e-12, `${plan.before} → ${plan.after}`);
+        const now = owners.map((id) => live.indexOf(id!));
+        assert.ok(Math.abs(passOf(now, cost) - plan.after) < 1e-12);
+        assert.equal(plan.moves.length, now.filter((i, p) => i !== start[p]).length);
+        // No map at least as fast is fewer moves away.
+        let fewest = Number.POSITIVE_INFINITY;
+        for (const map of allMaps(start.length, W)) {
+          if (passOf(map, cost) > plan.after + 1e-12 || (anyFits && !fitting(map))) continue;
+          fewest = Math.min(fewest, map.filter((i, p) => i !== start[p]).length);
+        }
+        assert.equal(plan.moves.length, fewest);
+        // Nobody both gives and receives; within limits when any map fits them.
+        const gave = new Set(plan.moves.map((m) => m.from));
+        assert.ok(plan.moves.every((m) => !gave.has(m.to)));
+        if (anyFits) assert.ok(fitting(now));
+        // Hysteresis: the speeds drift by up to 5 % each, and the new map stays.
+        const again = [...owners];
+        const drifted = cost.map((c, i) => c * drift[i]!);
+        assert.deepEqual(
+          rebalanceBySpeed(
+            again,
+            live,
+            drifted,
+            again.map(() => 0),
+            REBALANCE_RULE,
+            limit,
+          ).moves,
+          [],
+        );
+      },
+    ),
+    { seed: 23, numRuns: 1500 },
   );
 });

@@ -162,3 +162,118 @@ export function balance(
   if (pool.length > 0) complete = false;
   return { moves, complete };
 }
+
+/**
+ * When moving partitions by measured speed pays (see {@link rebalanceBySpeed}). The gain
+ * thresholds decide whether to move; the slack lets the new map be a little slower than the best
+ * possible one when that needs fewer moves. The slack is kept well inside the gain thresholds, so
+ * that a map just rebalanced is not moved again when the speeds drift by a few percent
+ * (the property test checks 5 %).
+ */
+export interface RebalanceRule {
+  /** Least gain of the predicted pass, as a fraction of it. @defaultValue 0.25 */
+  readonly minGainFraction: number;
+  /** Least gain of the predicted pass, in seconds. @defaultValue 0.05 */
+  readonly minGainSeconds: number;
+  /** The new map may predict up to this fraction more than the best one… @defaultValue 0.1 */
+  readonly slackFraction: number;
+  /** …or this many seconds more, whichever is larger. @defaultValue 0.02 */
+  readonly slackSeconds: number;
+}
+
+/** The defaults of {@link RebalanceRule}. */
+export const REBALANCE_RULE: RebalanceRule = {
+  minGainFraction: 0.25,
+  minGainSeconds: 0.05,
+  slackFraction: 0.1,
+  slackSeconds: 0.02,
+};
+
+/** What {@link rebalanceBySpeed} found, in seconds of predicted pass (its slowest worker). */
+export interface SpeedPlan {
+  readonly moves: Move[];
+  /** The predicted pass of the map as it was. */
+  readonly before: number;
+  /** The predicted pass of the map as it is now (equal to `before` without moves). */
+  readonly after: number;
+  /** The shortest predicted pass of any map (within the memory limits when they allow one). */
+  readonly best: number;
+}
+
+/** Relative tolerance of the comparisons of predicted times (products of floats). */
+const EPS = 1e-9;
+
+/**
+ * Moves partitions to match measured speeds, or leaves the map alone. A live worker's predicted
+ * share of a pass is (partitions it owns) × `cost[i]`, the seconds it takes per partition; the
+ * predicted pass is the largest share. When the best map's pass is shorter than this one's by at
+ * least `minGainFraction` of it and `minGainSeconds`, the map moves to one whose pass is at most
+ * `bound` = min(best + max(slackFraction·best, slackSeconds), before − the least gain), in the
+ * fewest moves: worker i may own at most cap_i = ⌊bound / cost[i]⌋, so exactly the partitions a
+ * worker holds beyond its cap move (its highest-numbered idle ones), each to the worker below its
+ * cap that would finish it soonest (ties to the first in dealing order). Partitions with
+ * `busy[p] > 0` stay; if too few are idle, nothing moves (the next pass tries again).
+ *
+ * `limit[i]` (memory) is the most partitions a move may leave on worker i; a worker already above
+ * it keeps what it has but receives nothing. Limits are dropped when no map would fit within them.
+ * Every owner must be in `live` (give gone owners' partitions away first: {@link replaceGone}).
+ * Updates `owners`.
+ */
+export function rebalanceBySpeed(
+  owners: (string | undefined)[],
+  live: readonly string[],
+  cost: readonly number[],
+  busy: readonly number[],
+  rule: RebalanceRule = REBALANCE_RULE,
+  limit?: readonly number[],
+): SpeedPlan {
+  const index = new Map(live.map((id, i) => [id, i]));
+  const held = live.map(() => 0);
+  for (const id of owners) {
+    const i = id === undefined ? undefined : index.get(id);
+    if (i === undefined) throw new Error(`rebalanceBySpeed: partition owner ${id} is not live`);
+    held[i]!++;
+  }
+  const P = owners.length;
+  const time = (counts: readonly number[]) => counts.reduce((m, k, i) => Math.max(m, k * cost[i]!), 0);
+  const before = time(held);
+  let room = live.map((_, i) => Math.max(held[i]!, limit?.[i] ?? Number.POSITIVE_INFINITY));
+  if (room.reduce((a, b) => a + b, 0) < P) room = live.map(() => Number.POSITIVE_INFINITY);
+  const cap = (T: number, i: number) => Math.min(room[i]!, Math.floor((T * (1 + EPS)) / cost[i]!));
+  const fits = (T: number) => live.reduce((n, _, i) => n + cap(T, i), 0) >= P;
+  // The best pass is k·cost[i] for some worker i and count k: the smallest such time that fits.
+  const candidates: number[] = [];
+  for (let i = 0; i < live.length; i++) for (let k = 1; k <= P; k++) candidates.push(k * cost[i]!);
+  candidates.sort((a, b) => a - b);
+  const best = P === 0 ? 0 : (candidates.find(fits) ?? before);
+  const gain = Math.max(rule.minGainFraction * before, rule.minGainSeconds);
+  const unchanged = { moves: [], before, after: before, best };
+  if (before - best < gain * (1 - EPS)) return unchanged;
+  const bound = Math.min(best + Math.max(rule.slackFraction * best, rule.slackSeconds), before - gain);
+  const caps = live.map((_, i) => cap(bound, i));
+  const pool: { partition: number; from: string }[] = [];
+  for (let p = P - 1; p >= 0; p--) {
+    const i = index.get(owners[p]!)!;
+    if (held[i]! <= caps[i]!) continue;
+    if ((busy[p] ?? 0) > 0) continue;
+    held[i]!--;
+    pool.push({ partition: p, from: owners[p]! });
+  }
+  if (held.some((k, i) => k > caps[i]!)) {
+    for (const { from } of pool) held[index.get(from)!]!++;
+    return unchanged;
+  }
+  pool.sort((a, b) => a.partition - b.partition);
+  const moves: Move[] = [];
+  for (const { partition, from } of pool) {
+    let to = -1;
+    for (let i = 0; i < live.length; i++) {
+      if (held[i]! >= caps[i]!) continue;
+      if (to < 0 || (held[i]! + 1) * cost[i]! < (held[to]! + 1) * cost[to]!) to = i;
+    }
+    held[to]!++;
+    owners[partition] = live[to]!;
+    moves.push({ partition, from, to: live[to]! });
+  }
+  return { moves, before, after: time(held), best };
+}

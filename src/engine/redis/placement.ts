@@ -14,10 +14,12 @@
  * new job ids; the new owners rebuild those partitions from lineage or load them from Redis. The job a
  * presumed-dead worker may still finish is superseded: its result is discarded and logged
  * (the fence). A worker that joins receives partitions at the next pass boundary: the fewest moves
- * that leave every worker within one partition of its share.
+ * that leave every worker within one partition of its share. At pass boundaries, too, partitions
+ * may move off workers measured slow (capacity.ts decides; {@link TaskRouter.rebalance} applies).
  */
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { type CapacityPlanner, capacity, type PlacementShape, pickCopyWorker } from './capacity.ts';
 import type { redisOptions } from './cluster-connection.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
 import { liveWorkers, type WorkerInfo } from './membership.ts';
@@ -61,12 +63,20 @@ export interface Dispatcher<T> {
 /** What a wait on a task yields when its worker is presumed dead first. */
 const GONE = Symbol('gone');
 
+/** Why partitions moved. */
+export type MoveReason = 'ownerGone' | 'joined' | 'rebalanced';
+
 /** Counters of locality and elasticity, merged into the engine's telemetry. */
 export interface PlacementTelemetry {
   /** Membership epoch: bumped by every join, leave or expired heartbeat seen during the run. */
   readonly epoch: number;
-  /** Partitions given to another worker (an owner gone, or balancing after a join). */
+  /** Partitions given to another worker, for any reason (the sum of {@link movesByReason}). */
   readonly partitionsMoved: number;
+  /**
+   * Of {@link partitionsMoved}: because their owner was gone (`ownerGone`), to balance after a
+   * worker joined (`joined`), or to match the workers' measured speeds (`rebalanced`).
+   */
+  readonly movesByReason: Readonly<Record<MoveReason, number>>;
   /** Tasks queued again on a new owner because theirs was gone. */
   readonly tasksRequeued: number;
   /** Results of superseded tasks (from a worker presumed dead) that arrived and were discarded. */
@@ -107,7 +117,11 @@ export class TaskRouter {
   private readonly gone = new Map<string, Set<() => void>>();
   private readonly superseded = new Map<string, Superseded>();
   private latest: OwnerMap | undefined;
-  private moved = 0;
+  private readonly moved: Record<MoveReason, number> = { ownerGone: 0, joined: 0, rebalanced: 0 };
+  /** Tasks queued on each worker (by id) and not over yet, speculative copies included. */
+  private readonly outstanding = new Map<string, number>();
+  /** Turns of {@link copyRoute}, so that copies rotate over equally idle workers. */
+  private copies = 0;
   private requeued = 0;
   private late = 0;
   private readonly timer: NodeJS.Timeout;
@@ -160,12 +174,16 @@ export class TaskRouter {
         }
         const owner = route.worker;
         if (owner === undefined) return await finished.promise;
+        const release = this.occupy(owner.id);
         let stop = () => {};
         const gone = new Promise<typeof GONE>((resolve) => {
           stop = this.onGone(owner.id, () => resolve(GONE));
         });
         // The callback is dropped once the task ends, so a long fit does not pile them up.
-        const outcome = await Promise.race([finished.promise, gone]).finally(stop);
+        const outcome = await Promise.race([finished.promise, gone]).finally(() => {
+          stop();
+          release();
+        });
         if (outcome !== GONE) return outcome;
         this.supersede(jobId, owner, what);
         finished.cancel();
@@ -179,20 +197,65 @@ export class TaskRouter {
 
   /**
    * Where a speculative copy of a task on partition `p` of `placement` goes: the live worker, other
-   * than the partition's owner, that owns the fewest partitions of the placement (ties in dealing
-   * order). Undefined when there is no other worker.
+   * than the partition's owner, with the least outstanding work per thread (tasks queued on it and
+   * not over), rotating among ties (pickCopyWorker), so that the copies of one slow worker's tasks
+   * spread over the others. Undefined when there is no other worker. Call `release` once the copy
+   * is over.
    */
-  async copyRoute(placement: string, p: number): Promise<{ worker: WorkerInfo; queue: Queue } | undefined> {
+  async copyRoute(
+    placement: string,
+    p: number,
+  ): Promise<{ worker: WorkerInfo; queue: Queue; release: () => void } | undefined> {
     const map = this.maps.get(placement);
     if (map === undefined) return undefined;
-    const held = new Map<string, number>();
-    for (const id of map.owners) if (id !== undefined) held.set(id, (held.get(id) ?? 0) + 1);
-    let best: WorkerInfo | undefined;
-    for (const w of this.sorted()) {
-      if (w.id === map.owners[p]) continue;
-      if (best === undefined || (held.get(w.id) ?? 0) < (held.get(best.id) ?? 0)) best = w;
+    const others = this.sorted().filter((w) => w.id !== map.owners[p]);
+    const pick = pickCopyWorker(
+      others.map((w) => ({ outstanding: this.outstanding.get(w.id) ?? 0, threads: capacity(w) })),
+      this.copies++,
+    );
+    if (pick === undefined) return undefined;
+    const worker = others[pick]!;
+    const release = this.occupy(worker.id);
+    try {
+      return { worker, queue: (await this.lane(worker.id)).queue, release };
+    } catch (err) {
+      release();
+      throw err;
     }
-    return best === undefined ? undefined : { worker: best, queue: (await this.lane(best.id)).queue };
+  }
+
+  /** Counts a task queued on `workerId` until the returned function is called (once). */
+  private occupy(workerId: string): () => void {
+    this.outstanding.set(workerId, (this.outstanding.get(workerId) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.outstanding.get(workerId) ?? 1) - 1;
+      if (n > 0) this.outstanding.set(workerId, n);
+      else this.outstanding.delete(workerId);
+    };
+  }
+
+  /**
+   * A pass of `kernel` over `placement` starts (after {@link boundary}): moves partitions to match
+   * the workers' measured speeds when `planner` finds it pays (capacity.ts), and logs the move,
+   * naming the workers.
+   */
+  rebalance(placement: string, kernel: string, planner: CapacityPlanner, shape: PlacementShape): void {
+    const map = this.maps.get(placement);
+    if (map === undefined) return;
+    const live = this.sorted();
+    const plan = planner.decide(placement, kernel, map.owners, map.busy, live, shape);
+    if (plan === undefined) return;
+    this.moved.rebalanced += plan.moves.length;
+    const figures = plan.workers.map((w, i) => `${w.name} ${ms(plan.cost[i]!)}`);
+    const counts = live.map((w) => `${w.name} ${map.owners.filter((id) => id === w.id).length}`);
+    this.o.log(
+      `moved ${plan.moves.length} partition(s) of ${placement} by measured speed (${this.describe(plan.moves)}; ` +
+        `${kernel} per partition: ${figures.join(', ')}; predicted pass ${ms(plan.before)} → ${ms(plan.after)}; ` +
+        `now ${counts.join(', ')})`,
+    );
   }
 
   /** The queue for a task on partition `p` of `placement`; marks the partition busy. */
@@ -274,7 +337,8 @@ export class TaskRouter {
     }
     return {
       epoch: this.epoch,
-      partitionsMoved: this.moved,
+      partitionsMoved: this.moved.ownerGone + this.moved.joined + this.moved.rebalanced,
+      movesByReason: { ...this.moved },
       tasksRequeued: this.requeued,
       lateResultsDiscarded: this.late,
       partitionsByWorker: byWorker,
@@ -414,7 +478,7 @@ export class TaskRouter {
       live.map((w) => w.id),
       live.map(capacity),
     );
-    this.moved += moves.filter((m) => m.from !== undefined).length;
+    this.moved.ownerGone += moves.filter((m) => m.from !== undefined).length;
     if (moves.length > 0)
       this.o.log(`epoch ${this.epoch}: partitions of ${placement} re-placed: ${this.describe(moves)}`);
   }
@@ -428,7 +492,7 @@ export class TaskRouter {
       map.busy,
       live.map(capacity),
     );
-    this.moved += moves.filter((m) => m.from !== undefined).length;
+    this.moved.joined += moves.filter((m) => m.from !== undefined).length;
     if (complete) map.balancedAt = this.epoch;
     if (moves.length > 0) {
       const counts = live.map((w) => `${w.name} ${map.owners.filter((id) => id === w.id).length}`);
@@ -443,10 +507,8 @@ export class TaskRouter {
   }
 }
 
-/**
- * The weight of a worker in placement: the threads it runs tasks on (1 for a heartbeat that does
- * not say, or says something that is not a whole number ≥ 1).
- */
-export function capacity(w: WorkerInfo): number {
-  return Number.isSafeInteger(w.threads) && w.threads >= 1 ? w.threads : 1;
+/** Seconds as milliseconds for a log line: 3 significant digits below 10 ms. */
+function ms(seconds: number): string {
+  const v = seconds * 1000;
+  return `${v < 10 ? v.toPrecision(3) : Math.round(v)} ms`;
 }

@@ -24,7 +24,6 @@ import type {
   Consistency,
   DistributedMatrix,
   Engine,
-  EngineTelemetry,
   Layout,
   LoopResult,
   TaskHandle,
@@ -33,24 +32,13 @@ import type {
 import { afterDependencies } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
 import type { Plain, SourceLineage } from '../source-tasks.ts';
-import type { Speculation } from '../stragglers.ts';
-import {
-  type ClusterConnection,
-  connect,
-  lastConnectionError,
-  redactUrl,
-  redisOptions,
-} from './cluster-connection.ts';
+import { CapacityPlanner, capacity, rebalanceOptions } from './capacity.ts';
+import { connect, lastConnectionError, redactUrl, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
-import {
-  emptyLoopTelemetry,
-  type LoopHost,
-  type LoopTelemetry,
-  loopSlots,
-  runClusterLoop,
-} from './loop-runner.ts';
+import { emptyLoopTelemetry, type LoopHost, loopSlots, runClusterLoop } from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
-import { capacity, type PlacementTelemetry, TaskRouter } from './placement.ts';
+import { TaskRouter } from './placement.ts';
+import type { RedisEngineOptions, RedisTelemetry } from './redis-engine-options.ts';
 import { watchRun } from './run-watch.ts';
 import {
   messageLineage,
@@ -64,81 +52,7 @@ import { type TaskCall, TaskRunner } from './task-runner.ts';
 import { TaskTransport } from './task-transport.ts';
 import { withTimeout } from './timeouts.ts';
 
-/** Options of {@link RedisEngine.connect}. */
-export interface RedisEngineOptions extends ClusterConnection {
-  /** Key prefix shared with the workers. @defaultValue `'distml'` */
-  readonly namespace?: string;
-  /** Cluster secret with which task messages are signed; workers must hold the same one. */
-  readonly secret?: Buffer;
-  /** Workers to wait for before training. @defaultValue 1 */
-  readonly minWorkers?: number;
-  /** How long to wait for them. @defaultValue 60000 */
-  readonly joinTimeoutMs?: number;
-  /** Longest a task may take, retries included. @defaultValue 600000 */
-  readonly taskTimeoutMs?: number;
-  /** Attempts per task before the fit fails. @defaultValue 3 */
-  readonly attempts?: number;
-  /**
-   * How long Redis may stay unreachable during a fit before the fit stops. ioredis reconnects with
-   * backoff meanwhile. @defaultValue 30000
-   */
-  readonly unreachableMs?: number;
-  /** Where the engine reports what it waits for. */
-  readonly log?: (line: string) => void;
-  /**
-   * Whether the driver opens its task channel (task-channel.ts): workers then fetch partitions,
-   * arguments and broadcasts from the driver's memory and send results straight back, over TCP,
-   * rather than through Redis. Never over `rediss://`, whose TLS the channel does not have.
-   * @defaultValue true
-   */
-  readonly channel?: boolean;
-  /**
-   * Address the driver's task channel listens on, which every worker must reach.
-   * @defaultValue the driver's own address on its connection to Redis
-   */
-  readonly channelHost?: string;
-  /** Port of the task channel, for firewalls that open one. @defaultValue a free port */
-  readonly channelPort?: number;
-  /**
-   * Speculative copies of stragglers: a pass's task that has run `multiplier` times the median of
-   * the pass's finished tasks, and at least `minMs`, gets a copy on another worker (which must load
-   * the partition, so a copy can cost a transfer of it). Off by default, as in Spark; `true` means
-   * `{ multiplier: 3, minMs: 1000 }`. @defaultValue false
-   */
-  readonly speculation?: boolean | Partial<Speculation>;
-}
-
-/** Telemetry of the cluster engine. */
-export interface RedisTelemetry extends EngineTelemetry, PlacementTelemetry {
-  readonly kind: 'redis';
-  /** Redis URL with the password redacted. */
-  readonly cluster: string;
-  /** Tasks that needed more than one attempt. */
-  readonly retries: number;
-  /** Tasks run, by worker name. */
-  readonly tasksByWorker: Readonly<Record<string, number>>;
-  /** Tasks run, by worker name and thread: `NAME#T` (T from 0; see `distml worker --threads`). */
-  readonly tasksByThread: Readonly<Record<string, number>>;
-  /**
-   * Bytes of partitions, arguments and broadcasts the driver sent (over its task channel, or
-   * written to Redis), and of results it read.
-   */
-  readonly bytesOut: number;
-  readonly bytesIn: number;
-  /** Task results that came straight from the workers over the task channel. */
-  readonly directResults: number;
-  /** Of {@link bytesOut}: the partitions the driver placed (none when workers read a source). */
-  readonly partitionBytesOut: number;
-  /** Values (partitions, arguments, broadcasts) the workers fetched from the driver's channel. */
-  readonly channelFetches: number;
-  /** Of {@link channelFetches}: a pass's arguments pushed to a task's owner before it asked. */
-  readonly channelPushes: number;
-  /** Speculative copies queued for straggling pass tasks, and how many of them answered first. */
-  readonly speculativeCopies: number;
-  readonly speculativeWins: number;
-  /** Parameter-server loops (SGD models), when any ran: clocks, round trips, bytes, waits. */
-  readonly parameterServer?: LoopTelemetry;
-}
+export type { RedisEngineOptions, RedisTelemetry } from './redis-engine-options.ts';
 
 /** The calls whose errors become the run's loss, once the run is lost. */
 const GUARDED = [
@@ -178,6 +92,8 @@ export class RedisEngine implements Engine {
   private readonly lost: Promise<never>;
   /** Owners of partitions, membership epochs, per-worker queues, the fence (placement.ts). */
   private readonly router: TaskRouter;
+  /** Measured speeds, and when partitions follow them (capacity.ts); none with `rebalance: false`. */
+  private readonly planner: CapacityPlanner | undefined;
 
   private constructor(
     private readonly options: RedisEngineOptions,
@@ -190,6 +106,8 @@ export class RedisEngine implements Engine {
     // Task slots, not processes: a worker running N threads takes N tasks at once, so default
     // partitions and parameter-server loop slots count it N times.
     this.workers = members.reduce((n, w) => n + capacity(w), 0);
+    const rebalance = rebalanceOptions(options.rebalance ?? true);
+    this.planner = rebalance === undefined ? undefined : new CapacityPlanner(rebalance);
     events.on('completed', ({ jobId, returnvalue }) =>
       this.runner?.onJobEvent({ kind: 'completed', jobId, returnvalue }),
     );
@@ -251,6 +169,8 @@ export class RedisEngine implements Engine {
    * @throws DistmlError when Redis cannot be reached or too few workers join in time
    */
   static async connect(options: RedisEngineOptions): Promise<RedisEngine> {
+    // Bad options fail before any connection or wait for workers.
+    rebalanceOptions(options.rebalance ?? true);
     const keys = new ClusterKeys(options.namespace);
     const redis = connect(options);
     try {
@@ -364,17 +284,29 @@ export class RedisEngine implements Engine {
     this.checkOpen();
     this.placementOf(on);
     this.router.boundary(on.id);
+    if (this.planner !== undefined) this.router.rebalance(on.id, kernelName, this.planner, on);
     const kernel = getKernel(kernelName);
     const step = ++this.step;
     const argsKey = await this.transport.putArgs(step, args, false);
     const length = kernel.resultLength(args, on.cols);
+    // Results are combined by partition index, whoever computed them: moving partitions between
+    // passes cannot change a sum.
     const sum = await this.runner.reduce(
       kernel.combine,
       Array.from({ length: on.partitions }, (_, p) =>
-        this.withLineage({ kernel: kernelName, on, partition: p, step, argsKey, resultLength: length }),
+        this.withLineage({
+          kernel: kernelName,
+          on,
+          partition: p,
+          step,
+          argsKey,
+          resultLength: length,
+          measure: true,
+        }),
       ),
     );
     this.passes++;
+    this.planner?.meter.endPass(kernelName);
     await this.transport.dropValues([argsKey]);
     return sum;
   }
@@ -562,6 +494,15 @@ export class RedisEngine implements Engine {
       lostError: () => this.lostError,
       closed: () => this.closed,
       log: (line) => o.log?.(line),
+      measured: (t, answer) => {
+        if (answer.workerId !== undefined)
+          this.planner?.meter.record(
+            t.kernel,
+            answer.workerId,
+            answer.runSeconds,
+            t.on.rows / t.on.partitions,
+          );
+      },
       ...(o.speculation === undefined || o.speculation === false
         ? {}
         : { speculation: { multiplier: 3, minMs: 1000, ...(o.speculation === true ? {} : o.speculation) } }),

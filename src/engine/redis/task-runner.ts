@@ -39,6 +39,8 @@ interface JobHandle {
   cancel?: () => void;
   queue?: Queue;
   jobId?: string;
+  /** Ends the count of the job as its worker's outstanding work (a speculative copy's). */
+  release?: () => void;
 }
 
 /** What the runner needs of its engine. */
@@ -62,6 +64,8 @@ export interface RunnerHost {
   lostError(): Error | undefined;
   closed(): boolean;
   log(line: string): void;
+  /** Called with the answer used for each task marked {@link TaskCall.measure} (capacity.ts). */
+  measured?(t: TaskCall, answer: TaskReturn): void;
 }
 
 /** One task to run: a kernel on one partition of a placement, at one step. */
@@ -82,6 +86,8 @@ export interface TaskCall {
   readonly lineage?: MessageLineage;
   /** A loop slot on partitions read from a source: the lineages of every partition it owns. */
   readonly lineages?: readonly MessageLineage[];
+  /** A pass's task, whose kernel time measures its worker's speed. */
+  readonly measure?: boolean;
 }
 
 /** The counts of the tasks run, as the engine reports them. */
@@ -210,6 +216,7 @@ export class TaskRunner {
       );
     }
     this.count(answer);
+    if (t.measure === true) this.h.measured?.(t, answer);
     return { result, worker: answer.worker };
   }
 
@@ -335,6 +342,7 @@ export class TaskRunner {
       cancel(other);
       throw err;
     } finally {
+      other.release?.();
       clearInterval(timer);
       if (++pass.settled === pass.started) this.passes.delete(t.step);
     }
@@ -350,6 +358,7 @@ export class TaskRunner {
     if (route === undefined) throw new Error('no other worker for a copy');
     // `BASE-r…`: forgotten with the task's other ids once it is over (see DriverChannel.forget).
     const jobId = `${fields.jobId}-rs`;
+    handle.release = route.release;
     this.speculativeCopies++;
     this.h.log(
       `task ${fields.jobId} (${fields.kernel} on partition ${t.partition}) runs long: a speculative copy goes to worker ${route.worker.name}`,
@@ -358,11 +367,13 @@ export class TaskRunner {
     Object.assign(handle, { cancel: () => waiting.cancel(), queue: route.queue, jobId });
     try {
       await this.addJob(fields, route.queue, jobId, route.worker.id, t.priority ?? 0, true);
+      return { ...(await waiting.promise), jobId };
     } catch (err) {
       waiting.cancel();
       throw err;
+    } finally {
+      route.release();
     }
-    return { ...(await waiting.promise), jobId };
   }
 
   /** Counts a task that answered: its kernel time, its worker, whether it was retried. */
