@@ -12,7 +12,7 @@
  *
  * Worker side: runs profile and score tasks, and builds partitions from lineage into the worker's cache.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
@@ -65,11 +65,18 @@ export interface PlacedLineage {
   readonly handlers: string;
   readonly splits: readonly Plain[];
   readonly specKey: string;
+  /** Hex SHA-256 of the spec's bytes, which task messages carry signed. */
+  readonly specDigest: string;
 }
 
 /** The lineage a task on partition `p` carries. */
 export function messageLineage(placed: PlacedLineage, p: number): MessageLineage {
-  return { handlers: placed.handlers, split: placed.splits[p]!, specKey: placed.specKey };
+  return {
+    handlers: placed.handlers,
+    split: placed.splits[p]!,
+    specKey: placed.specKey,
+    specDigest: placed.specDigest,
+  };
 }
 
 /**
@@ -149,7 +156,7 @@ export async function storeLineage(
   }
   driver.account(bytes.byteLength, 0);
   await driver.io(driver.redis.set(specKey, bytes));
-  return { handlers: lineage.handlers, splits: lineage.splits, specKey };
+  return { handlers: lineage.handlers, splits: lineage.splits, specKey, specDigest: sha256(bytes) };
 }
 
 function decodePlain(bytes: Buffer, what: string): Plain {
@@ -162,19 +169,34 @@ function decodePlain(bytes: Buffer, what: string): Plain {
   return packr.unpack(bytes) as Plain;
 }
 
-/** Specs a worker has read, by key (a key names one immutable spec). */
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Specs a worker has read, by key and digest (a key names one immutable spec). */
 export class SpecCache {
   private readonly specs = new Map<string, Plain>();
 
-  async get(redis: Redis, key: string): Promise<Plain> {
-    const cached = this.specs.get(key);
+  /**
+   * The spec of `lineage`, read from Redis once.
+   * @throws UnrecoverableError when the value's bytes do not have the digest the signed task carries
+   */
+  async get(redis: Redis, lineage: MessageLineage): Promise<Plain> {
+    const { specKey: key, specDigest: digest } = lineage;
+    const cached = this.specs.get(`${key}#${digest}`);
     if (cached !== undefined) return cached;
     const bytes = await redis.getBuffer(key);
     if (bytes === null)
       throw new DistmlError('KERNEL', `the spec ${key} of a source partition is not in Redis`);
+    if (sha256(bytes) !== digest) {
+      // Not worth retrying: the same bytes would be read again.
+      throw new UnrecoverableError(
+        `the spec ${key} in Redis is not the one the signed task names (its SHA-256 differs): it was changed or replaced in Redis; refused`,
+      );
+    }
     const spec = decodePlain(bytes, `spec ${key}`);
     if (this.specs.size >= 8) this.specs.delete(this.specs.keys().next().value as string);
-    this.specs.set(key, spec);
+    this.specs.set(`${key}#${digest}`, spec);
     return spec;
   }
 }
@@ -194,7 +216,7 @@ export async function runSourceTask(
   attempt: number,
 ): Promise<SourceTaskReturn> {
   const started = performance.now();
-  const spec = await specs.get(redis, m.lineage.specKey);
+  const spec = await specs.get(redis, m.lineage);
   const handlers = getSourceHandlers(m.lineage.handlers);
   const result = await final(() => {
     if (operation === 'profile') return handlers.profile(m.lineage.split, spec);
@@ -221,7 +243,7 @@ export async function sourcePartition(
 ): Promise<DesignMatrix> {
   const cached = cache.get(cacheKey);
   if (cached !== undefined) return cached;
-  const spec = await specs.get(redis, lineage.specKey);
+  const spec = await specs.get(redis, lineage);
   const part = await final(() => getSourceHandlers(lineage.handlers).build(lineage.split, spec));
   return remember(cacheKey, part);
 }

@@ -18,6 +18,7 @@ const placed: PlacedLineage = {
     end: p * 10 + 10,
   })),
   specKey: 'distml:run:r1:spec:p0',
+  specDigest: 'ab'.repeat(32),
 };
 const secret = Buffer.from('0123456789abcdef0123456789abcdef');
 
@@ -33,6 +34,7 @@ test('slot w of W carries the lineages of partitions w, w + W, … in order; W n
   for (const l of slotLineages(placed, 1, 2)) {
     assert.equal(l.handlers, 'tabular');
     assert.equal(l.specKey, placed.specKey);
+    assert.equal(l.specDigest, placed.specDigest);
   }
 });
 
@@ -55,6 +57,13 @@ test("a loop task's lineages are signed: a changed, dropped or added split is re
   assert.equal(checkTaskMessage({ ...m, lineages: [forged, second] }, secret), 'bad-signature');
   assert.equal(checkTaskMessage({ ...m, lineages: [first] }, secret), 'bad-signature');
   assert.equal(checkTaskMessage({ ...m, lineages: [first, second, first] }, secret), 'bad-signature');
+  // The spec's digest is signed with the split: another spec cannot be slipped in under its key.
+  const respec = { ...first!, specDigest: 'cd'.repeat(32) };
+  assert.equal(checkTaskMessage({ ...m, lineages: [respec, second] }, secret), 'bad-signature');
+  assert.equal(
+    checkTaskMessage({ ...makeTaskMessage(fields), lineages: [{ ...first!, specDigest: 'x' }] }),
+    'malformed',
+  );
   const { lineages: _, ...without } = m;
   assert.equal(checkTaskMessage(without, secret), 'bad-signature');
   // The same lineage as a pass's single `lineage` is another message.

@@ -14,12 +14,16 @@ export const TASK_MESSAGE_VERSION = 2;
 
 /**
  * The lineage of a partition its workers read from a source: which handlers read it, what to read
- * (the split, plain data) and the Redis key of the spec (the preprocessing plan).
+ * (the split, plain data) and the Redis key of the spec (the preprocessing plan, and for a score
+ * the model), with the SHA-256 of the spec's bytes: signed with the message, so a spec changed in
+ * Redis is refused even though the value itself is not signed.
  */
 export interface MessageLineage {
   readonly handlers: string;
   readonly split: Plain;
   readonly specKey: string;
+  /** Hex SHA-256 of the spec value's bytes. */
+  readonly specDigest: string;
 }
 
 /** A task as it travels through the queue. */
@@ -131,5 +135,11 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
 function isLineage(l: unknown): l is MessageLineage {
   if (typeof l !== 'object' || l === null) return false;
   const x = l as Partial<MessageLineage>;
-  return typeof x.handlers === 'string' && typeof x.specKey === 'string' && x.split !== undefined;
+  return (
+    typeof x.handlers === 'string' &&
+    typeof x.specKey === 'string' &&
+    typeof x.specDigest === 'string' &&
+    /^[0-9a-f]{64}$/.test(x.specDigest) &&
+    x.split !== undefined
+  );
 }
