@@ -49,9 +49,18 @@ export interface BuildSpec extends ProfileSpec {
   readonly labels?: LabelEncoding;
 }
 
-/** Frames this worker profiled, kept for the build that usually follows (bounded). */
+/**
+ * Frames this worker profiled, kept for the build of the same run that usually follows (bounded),
+ * by {@link handoffKey}. Only a build of the run that profiled may take one: a later run names the
+ * same split when the file was rewritten at the same size and time stamp (or by a server that
+ * sends no ETag), and must read the new rows.
+ */
 const profiled = new Map<string, Frame>();
 const PROFILED_KEEP = 8;
+
+function handoffKey(run: string, split: SourceSplit): string {
+  return `${run}\n${JSON.stringify(split)}`;
+}
 
 /** A split in words, for messages: the file and where the split starts. */
 export function describeSplit(split: SourceSplit): string {
@@ -61,7 +70,7 @@ export function describeSplit(split: SourceSplit): string {
     : `${where} (rows ${split.rowStart}-${split.rowEnd})`;
 }
 
-async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
+async function profile(splitData: Plain, specData: Plain, run: string): Promise<Plain> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as ProfileSpec;
   const frame = await readSplit(split).catch((err: unknown) => {
@@ -83,16 +92,17 @@ async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
     };
     return result;
   });
-  const key = JSON.stringify(split);
+  // Frames left by other runs (their builds went to other workers) would never be taken again.
+  for (const key of profiled.keys()) if (!key.startsWith(`${run}\n`)) profiled.delete(key);
   if (profiled.size >= PROFILED_KEEP) profiled.delete(profiled.keys().next().value as string);
-  profiled.set(key, frame);
+  profiled.set(handoffKey(run, split), frame);
   return summary as unknown as Plain;
 }
 
-async function build(splitData: Plain, specData: Plain): Promise<DesignMatrix> {
+async function build(splitData: Plain, specData: Plain, run: string): Promise<DesignMatrix> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as BuildSpec;
-  const key = JSON.stringify(split);
+  const key = handoffKey(run, split);
   const frame = profiled.get(key) ?? (await readSplit(split));
   profiled.delete(key);
   // The profile of this split checked the weights (every split is profiled before any is built).
