@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { dataset, ROOT, runCli } from '../helpers/cli.ts';
+import { ROOT, runCli } from '../helpers/cli.ts';
+import { LOGISTIC_ON_6 } from '../helpers/redis-server.ts';
 
 let dir = '';
 let data = '';
@@ -165,12 +166,7 @@ test('a driver killed mid-fit resumes from its last checkpoint and reaches the s
 test('--resume refuses the checkpoints of a run whose --categorical differed, and says what must match', async () => {
   const checkpoints = join(dir, 'ckpt-settings');
   const args = [
-    'train',
-    dataset('breast_cancer.csv'),
-    '--target',
-    'label',
-    '--model',
-    'logistic-regression',
+    ...LOGISTIC_ON_6,
     '--workers',
     '0',
     '--checkpoint-dir',
