@@ -48,6 +48,14 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** A comma-separated list of column names, e.g. `--categorical a, b`: trimmed, empty names dropped. */
+export function columnList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
 /** Refuses an output path whose directory does not exist, before any work is done. */
 export async function checkWritable(option: string, path: string | undefined): Promise<void> {
   if (path === undefined) return;

@@ -12,6 +12,12 @@ export interface ByteSource {
   readonly location: string;
   /** The file's size in bytes. */
   size(): Promise<number>;
+  /**
+   * What changes when the file is rewritten, even at the same size: a file's modification time
+   * (nanoseconds where the file system keeps them), a URL's ETag or else its Last-Modified; empty
+   * when a server sends neither. Read once per source, with the size.
+   */
+  version(): Promise<string>;
   /** Bytes [start, end), clamped to the file's end. */
   read(start: number, end: number): Promise<Buffer>;
 }
@@ -31,23 +37,34 @@ export function memorySource(bytes: Buffer, location = '<memory>'): ByteSource {
   return {
     location,
     size: async () => bytes.length,
+    version: async () => '',
     read: async (start, end) => bytes.subarray(start, Math.min(end, bytes.length)),
   };
 }
 
 class FileSource implements ByteSource {
-  private known: number | undefined;
+  private known: { size: number; version: string } | undefined;
   constructor(readonly location: string) {}
 
   async size(): Promise<number> {
+    return (await this.stat()).size;
+  }
+
+  async version(): Promise<string> {
+    return (await this.stat()).version;
+  }
+
+  private async stat(): Promise<{ size: number; version: string }> {
     if (this.known !== undefined) return this.known;
-    const info = await stat(this.location).catch((err: unknown) => {
+    const info = await stat(this.location, { bigint: true }).catch((err: unknown) => {
       throw cannotRead(this.location, err);
     });
     if (info.isDirectory())
       throw new DistmlError('FILE_IO', `${this.location} is a directory, not a data file`);
-    this.known = info.size;
-    return info.size;
+    // The modification time, not the change time: copies of a file made with their times kept
+    // (rsync -a, cp -p) on each machine read as the same version.
+    this.known = { size: Number(info.size), version: `mtime ${info.mtimeNs}` };
+    return this.known;
   }
 
   async read(start: number, end: number): Promise<Buffer> {
@@ -77,7 +94,7 @@ class FileSource implements ByteSource {
 }
 
 class HttpSource implements ByteSource {
-  private known: number | undefined;
+  private known: { size: number; version: string } | undefined;
   readonly location: string;
   private readonly url: string;
   private readonly auth: Record<string, string> = {};
@@ -93,6 +110,14 @@ class HttpSource implements ByteSource {
   }
 
   async size(): Promise<number> {
+    return (await this.head()).size;
+  }
+
+  async version(): Promise<string> {
+    return (await this.head()).version;
+  }
+
+  private async head(): Promise<{ size: number; version: string }> {
     if (this.known !== undefined) return this.known;
     const response = await this.fetch({ method: 'HEAD', headers: this.auth });
     if (!response.ok) throw this.failed(`HEAD answered ${response.status} ${response.statusText}`);
@@ -103,8 +128,11 @@ class HttpSource implements ByteSource {
         'the server must state the file size to split it into byte ranges',
       );
     }
-    this.known = length;
-    return length;
+    const etag = response.headers.get('etag');
+    const modified = response.headers.get('last-modified');
+    const version = etag !== null ? `etag ${etag}` : modified !== null ? `last-modified ${modified}` : '';
+    this.known = { size: length, version };
+    return this.known;
   }
 
   async read(start: number, end: number): Promise<Buffer> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -76,6 +76,31 @@ test('only CSV/TSV and Parquet can be split', () => {
     () => splittableFormat('rows.jsonl'),
     /--shared-data reads CSV\/TSV and Parquet files; rows\.jsonl is jsonl/,
   );
+});
+
+test('a file rewritten at the same size since planning is refused, from a path (mtime) and a URL (ETag)', async () => {
+  const path = join(dir, 'rewritten.csv');
+  await writeFile(path, 'a,y\n1,2\n3,4\n');
+  await utimes(path, 1_700_000_000, 1_700_000_000);
+  const local = await planSource(path, { partitions: 1 });
+  assert.equal(local.splits[0]!.version, `mtime ${1_700_000_000n * 1_000_000_000n}`);
+  const served = await startRangeServer(dir);
+  try {
+    const remote = await planSource(`${served.url}/rewritten.csv`, { partitions: 1 });
+    assert.match(remote.splits[0]!.version, /^etag "18bcfe56800-c"$/);
+    await writeFile(path, 'a,y\n5,6\n7,8\n');
+    await utimes(path, 1_700_000_001, 1_700_000_001);
+    await assert.rejects(
+      readSplit(local.splits[0]!),
+      /rewritten\.csv was rewritten after training started \(mtime 1700000000000000000 then, mtime 1700000001000000000 now\) \(the file changed during training/,
+    );
+    await assert.rejects(
+      readSplit(remote.splits[0]!),
+      /rewritten\.csv was rewritten after training started \(etag "18bcfe56800-c" then, etag "18bcfe56be8-c" now\)/,
+    );
+  } finally {
+    await served.stop();
+  }
 });
 
 test('a file that changed size since planning is refused', async () => {

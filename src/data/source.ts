@@ -29,6 +29,8 @@ export interface CsvSplit {
   readonly dataStart: number;
   /** File size when planned: a file that changed size since is refused. */
   readonly size: number;
+  /** {@link ByteSource.version} when planned: a file rewritten since, even at its size, is refused. */
+  readonly version: string;
   readonly start: number;
   readonly end: number;
 }
@@ -38,6 +40,7 @@ export interface ParquetSplit {
   readonly format: 'parquet';
   readonly location: string;
   readonly size: number;
+  readonly version: string;
   readonly rowStart: number;
   readonly rowEnd: number;
 }
@@ -84,6 +87,7 @@ export async function planSource(location: string, options: SourceOptions): Prom
   const path = isUrl(location) ? new URL(location).pathname : location;
   const delimiter = options.delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ',');
   const layout = await csvLayout(source, delimiter, options.categorical ?? []);
+  const version = await source.version();
   const splits: CsvSplit[] = byteRanges(layout.size, options.partitions).map(([start, end]) => ({
     format: 'csv',
     location,
@@ -91,6 +95,7 @@ export async function planSource(location: string, options: SourceOptions): Prom
     columns: layout.columns,
     dataStart: layout.dataStart,
     size: layout.size,
+    version,
     start,
     end,
   }));
@@ -112,6 +117,13 @@ export async function readSplitKeyed(split: SourceSplit): Promise<{ frame: Frame
   if (size !== split.size) {
     throw new DataFormatError(
       `${redactedUrl(split.location)} is ${size} bytes now, but was ${split.size} bytes when training started`,
+      'the file changed during training: keep it unchanged until the fit ends',
+    );
+  }
+  const version = await source.version();
+  if (version !== split.version) {
+    throw new DataFormatError(
+      `${redactedUrl(split.location)} was rewritten after training started (${split.version || 'no version'} then, ${version || 'no version'} now)`,
       'the file changed during training: keep it unchanged until the fit ends',
     );
   }
@@ -173,13 +185,14 @@ async function planParquet(location: string, source: ByteSource, partitions: num
     row += Number(group.num_rows);
   }
   const size = await source.size();
+  const version = await source.version();
   const splits: ParquetSplit[] = [];
   let g = 0;
   let at = 0;
   for (let p = 0; p < partitions; p++) {
     while (g < owners.length && owners[g] === p) g++;
     const end = g < starts.length ? starts[g]! : total;
-    splits.push({ format: 'parquet', location, size, rowStart: at, rowEnd: end });
+    splits.push({ format: 'parquet', location, size, version, rowStart: at, rowEnd: end });
     at = end;
   }
   return {

@@ -65,6 +65,12 @@ export interface CheckpointOptions {
    * @defaultValue none: checkpoints of any run are accepted
    */
   runId?: string;
+  /**
+   * What a `mismatch` error tells the user to do, in the words of the caller (the CLI names its
+   * options).
+   * @defaultValue 'resume with the same run id, or use another checkpoint directory'
+   */
+  mismatchHint?: string;
 }
 
 /** One complete checkpoint, as {@link CheckpointStore.list} reports it. */
@@ -96,13 +102,19 @@ export class CheckpointStore {
   readonly dir: string;
   private readonly keep: number;
   private readonly runId: string | undefined;
+  private readonly mismatchHint: string;
   private readonly warn: (message: string) => void;
   /** The last queued save; the next one starts after it settles, so saves never interleave. */
   private tail: Promise<unknown> = Promise.resolve();
 
   /** @throws ParamError when `keep` is not an integer ≥ 1 or `runId` is empty */
   constructor(dir: string, options: CheckpointOptions = {}) {
-    const { keep = 2, runId, onWarning } = options;
+    const {
+      keep = 2,
+      runId,
+      onWarning,
+      mismatchHint = 'resume with the same run id, or use another checkpoint directory',
+    } = options;
     if (!Number.isSafeInteger(keep) || keep < 1) {
       throw new ParamError(`CheckpointStore: keep must be an integer ≥ 1, got ${keep}`);
     }
@@ -110,6 +122,7 @@ export class CheckpointStore {
     this.dir = dir;
     this.keep = keep;
     this.runId = runId;
+    this.mismatchHint = mismatchHint;
     this.warn = onWarning ?? ((message) => process.emitWarning(message, 'DistmlCheckpointWarning'));
   }
 
@@ -323,8 +336,7 @@ export class CheckpointStore {
   private checkRun(found: string | undefined, path: string): void {
     if (found === undefined || this.runId === undefined || found === this.runId) return;
     const detail = `written by run '${found}', this is run '${this.runId}'`;
-    const hint = 'resume with the same run id, or use another checkpoint directory';
-    throw new CheckpointError(path, 'mismatch', detail, hint);
+    throw new CheckpointError(path, 'mismatch', detail, this.mismatchHint);
   }
 
   /**

@@ -13,17 +13,22 @@ import type { DistributedMatrix, Engine } from './engine.ts';
 /** Plain data that travels in task messages and Redis values (JSON- and msgpack-safe). */
 export type Plain = null | boolean | number | string | readonly Plain[] | { readonly [key: string]: Plain };
 
-/** Worker-side code for partitions read from a source. */
+/**
+ * Worker-side code for partitions read from a source. `run` names the fit a call belongs to: what
+ * a handler keeps from a profile for the build that follows must serve builds of that run only,
+ * since a later run may name the same split of a file rewritten in between.
+ */
 export interface SourceHandlers {
   /** Summarises the rows of `split` (a preprocessing profile): plain data the driver merges. */
-  profile(split: Plain, spec: Plain): Promise<Plain>;
+  profile(split: Plain, spec: Plain, run: string): Promise<Plain>;
   /** Reads the rows of `split` and encodes them as `spec` says: the matrix kernels run on. */
-  build(split: Plain, spec: Plain): Promise<DesignMatrix>;
+  build(split: Plain, spec: Plain, run: string): Promise<DesignMatrix>;
   /**
    * Evaluates something on the rows of `split` that needs no partition (a fitted model scoring the
-   * rows the build left out, the model travelling in `spec` as data): plain data the driver merges.
+   * rows the build of the same run left out, the model travelling in `spec` as data): plain data
+   * the driver merges.
    */
-  score?(split: Plain, spec: Plain): Promise<Plain>;
+  score?(split: Plain, spec: Plain, run: string): Promise<Plain>;
 }
 
 /** The handler a source task runs besides `build`. */

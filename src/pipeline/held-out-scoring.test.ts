@@ -61,7 +61,7 @@ test('profile and build see the training rows only; score answers the held-out r
   const profiles: SplitProfile[] = [];
   for (const split of source.splits)
     profiles.push(
-      (await handlers().profile(split as unknown as Plain, profileSpec as unknown as Plain)) as never,
+      (await handlers().profile(split as unknown as Plain, profileSpec as unknown as Plain, 'r1')) as never,
     );
   assert.equal(
     profiles.reduce((s, p) => s + p.rows, 0),
@@ -82,7 +82,7 @@ test('profile and build see the training rows only; score answers the held-out r
   const X: number[] = [];
   const y: number[] = [];
   for (const split of source.splits) {
-    const part = await handlers().build(split as unknown as Plain, buildSpec as unknown as Plain);
+    const part = await handlers().build(split as unknown as Plain, buildSpec as unknown as Plain, 'r1');
     X.push(...part.X.subarray(0, part.rows * part.cols));
     y.push(...part.y);
   }
@@ -100,7 +100,7 @@ test('profile and build see the training rows only; score answers the held-out r
     const parts: SplitScores[] = [];
     for (const split of source.splits)
       parts.push(
-        (await handlers().score!(split as unknown as Plain, scoreSpec as unknown as Plain)) as never,
+        (await handlers().score!(split as unknown as Plain, scoreSpec as unknown as Plain, 'r1')) as never,
       );
     return {
       truth: Int32Array.from(parts.flatMap((p) => [...p.truth])),

@@ -48,25 +48,31 @@ export interface SplitScores {
   readonly unseen: Readonly<Record<string, number>>;
 }
 
-/** Held-out rows a build set aside, by split and rule (bounded: a fit that fails leaves some). */
+/**
+ * Held-out rows a build set aside, by run, split and rule (bounded: a fit that fails leaves some).
+ * Only the score of the run that built may take them: a later run may name the same split of a
+ * file rewritten since.
+ */
 const kept = new Map<string, Frame>();
 const KEEP = 8;
 
-function keyOf(split: SourceSplit, rule: HeldOutRule): string {
-  return JSON.stringify([split, rule.seed, rule.fraction]);
+function keyOf(run: string, split: SourceSplit, rule: HeldOutRule): string {
+  return `${run}\n${JSON.stringify([split, rule.seed, rule.fraction])}`;
 }
 
-/** Keeps the held-out rows of `split` that a build read, for the score after the fit. */
-export function keepHeldOut(split: SourceSplit, rule: HeldOutRule, rows: Frame): void {
-  const key = keyOf(split, rule);
+/** Keeps the held-out rows of `split` that a build of run `run` read, for the score after the fit. */
+export function keepHeldOut(run: string, split: SourceSplit, rule: HeldOutRule, rows: Frame): void {
+  const key = keyOf(run, split, rule);
+  // Rows kept by other runs (their scores went to other workers) would never be taken again.
+  for (const k of kept.keys()) if (!k.startsWith(`${run}\n`)) kept.delete(k);
   kept.delete(key);
   if (kept.size >= KEEP) kept.delete(kept.keys().next().value as string);
   kept.set(key, rows);
 }
 
 /** The held-out rows of `split`: those its build kept here, or read again (the split moved here). */
-async function heldOutRows(split: SourceSplit, rule: HeldOutRule): Promise<Frame> {
-  const key = keyOf(split, rule);
+async function heldOutRows(run: string, split: SourceSplit, rule: HeldOutRule): Promise<Frame> {
+  const key = keyOf(run, split, rule);
   const rows = kept.get(key);
   if (rows !== undefined) {
     kept.delete(key);
@@ -80,7 +86,7 @@ async function heldOutRows(split: SourceSplit, rule: HeldOutRule): Promise<Frame
 const models = new WeakMap<object, TrainedModel>();
 
 /** The score handler of `tabular`: predicts a split's held-out rows with the model in the spec. */
-export async function scoreHeldOut(splitData: Plain, specData: Plain): Promise<Plain> {
+export async function scoreHeldOut(splitData: Plain, specData: Plain, run: string): Promise<Plain> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as ScoreSpec;
   let model = models.get(spec);
@@ -88,7 +94,7 @@ export async function scoreHeldOut(splitData: Plain, specData: Plain): Promise<P
     model = TrainedModel.fromBytes(spec.model, 'the model sent to the workers for scoring');
     models.set(spec, model);
   }
-  const frame = await heldOutRows(split, spec.heldOut);
+  const frame = await heldOutRows(run, split, spec.heldOut);
   const fitted = model;
   const scores = inSplit(split, (): SplitScores => {
     const target = targetOf(frame, spec.target, split);

@@ -5,7 +5,7 @@
  * them.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -26,6 +26,8 @@ after(async () => {
 
 const handlers = () => getSourceHandlers(TABULAR_SOURCE);
 const SPEC: ProfileSpec = { target: 'y', task: 'regression', sampleWeight: 'w' };
+/** The run the calls belong to (a cluster task's run id). */
+const RUN = 'run-1';
 
 async function csv(name: string, lines: readonly string[]): Promise<string> {
   const path = join(dir, name);
@@ -46,7 +48,9 @@ test('weighted splits: summed for the driver, not features, and placed as the la
   const source = await planSource(path, { partitions: 3 });
   const profiles: SplitProfile[] = [];
   for (const split of source.splits)
-    profiles.push((await handlers().profile(split as unknown as Plain, SPEC as unknown as Plain)) as never);
+    profiles.push(
+      (await handlers().profile(split as unknown as Plain, SPEC as unknown as Plain, RUN)) as never,
+    );
   let sum = 0;
   for (let i = 0; i < 50; i++) sum += (i % 4) / 2;
   assert.equal(
@@ -75,7 +79,7 @@ test('weighted splits: summed for the driver, not features, and placed as the la
   const spec: BuildSpec = { ...SPEC, plan };
   const got: number[] = [];
   for (const split of source.splits) {
-    const part = await handlers().build(split as unknown as Plain, spec as unknown as Plain);
+    const part = await handlers().build(split as unknown as Plain, spec as unknown as Plain, RUN);
     assert.equal(part.cols, 3);
     got.push(...part.X);
   }
@@ -88,7 +92,7 @@ async function profileError(path: string) {
   let before = 0;
   for (const split of source.splits) {
     try {
-      const p = await handlers().profile(split as unknown as Plain, SPEC as unknown as Plain);
+      const p = await handlers().profile(split as unknown as Plain, SPEC as unknown as Plain, RUN);
       before += (p as unknown as SplitProfile).rows;
     } catch (err) {
       return { error: err as Error, before };
@@ -135,6 +139,36 @@ test('text past the head sample keeps the weights hint; a column read as categor
   const p = (await handlers().profile(
     source.splits[0] as unknown as Plain,
     SPEC as unknown as Plain,
+    RUN,
   )) as unknown as SplitProfile;
   assert.equal(p.weightSum, 19);
+});
+
+test('a build never takes the rows another run profiled, even of a file rewritten with its size and time stamp kept', async () => {
+  const spec: ProfileSpec = { target: 'y', task: 'regression' };
+  const path = await csv(
+    'rewritten.csv',
+    rows(30, () => '1'),
+  );
+  // Whole seconds, which utimes sets exactly: the rewrite below keeps the time stamp, as a file
+  // system with coarse time stamps or a copy that keeps times would.
+  const stamp = 1_700_000_000;
+  await utimes(path, stamp, stamp);
+  const [split] = (await planSource(path, { partitions: 1 })).splits;
+  await handlers().profile(split as unknown as Plain, spec as unknown as Plain, 'first-run');
+
+  await csv(
+    'rewritten.csv',
+    rows(30, () => '1').map((line, i) => (i === 0 ? line : line.replace(/,(\d)$/, (_, d) => `,${9 - d}`))),
+  );
+  await utimes(path, stamp, stamp);
+  const frame = await readCsv(path);
+  const features = frame.drop(['y']);
+  const plan = fitPlan(features, { standardize: false, dropFirstLevel: false });
+  const build: BuildSpec = { ...spec, plan };
+  const part = await handlers().build(split as unknown as Plain, build as unknown as Plain, 'second-run');
+  const y = frame.column('y');
+  assert.equal(y.kind, 'number');
+  assert.deepStrictEqual([...part.y], [...(y.kind === 'number' ? y.values : [])]);
+  assert.deepStrictEqual([...part.y.subarray(0, 3)], [9, 8, 7]);
 });

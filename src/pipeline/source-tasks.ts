@@ -60,15 +60,20 @@ export interface BuildSpec extends ProfileSpec {
   readonly labels?: LabelEncoding;
 }
 
-/** Splits this worker profiled, as read, kept for the build that usually follows (bounded). */
+/**
+ * Splits this worker profiled, as read, kept for the build of the same run that usually follows
+ * (bounded), by {@link handoffKey}. Only a build of the run that profiled may take one: a later run
+ * names the same split when the file was rewritten at the same size and time stamp (or by a server
+ * that sends no ETag), and must read the new rows.
+ */
 const profiled = new Map<string, SplitRows>();
 const PROFILED_KEEP = 8;
 
-function readKey(split: SourceSplit, spec: ProfileSpec): string {
-  return JSON.stringify([split, spec.heldOut ?? null]);
+function handoffKey(run: string, split: SourceSplit, spec: ProfileSpec): string {
+  return `${run}\n${JSON.stringify([split, spec.heldOut ?? null])}`;
 }
 
-async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
+async function profile(splitData: Plain, specData: Plain, run: string): Promise<Plain> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as ProfileSpec;
   const read = await readSplitRows(split, spec.heldOut).catch((err: unknown) => {
@@ -102,15 +107,17 @@ async function profile(splitData: Plain, specData: Plain): Promise<Plain> {
     };
     return result;
   });
+  // Splits left by other runs (their builds went to other workers) would never be taken again.
+  for (const key of profiled.keys()) if (!key.startsWith(`${run}\n`)) profiled.delete(key);
   if (profiled.size >= PROFILED_KEEP) profiled.delete(profiled.keys().next().value as string);
-  profiled.set(readKey(split, spec), read);
+  profiled.set(handoffKey(run, split, spec), read);
   return summary as unknown as Plain;
 }
 
-async function build(splitData: Plain, specData: Plain): Promise<DesignMatrix> {
+async function build(splitData: Plain, specData: Plain, run: string): Promise<DesignMatrix> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as BuildSpec;
-  const key = readKey(split, spec);
+  const key = handoffKey(run, split, spec);
   const read = profiled.get(key) ?? (await readSplitRows(split, spec.heldOut));
   profiled.delete(key);
   const { heldOut } = read;
@@ -121,7 +128,7 @@ async function build(splitData: Plain, specData: Plain): Promise<DesignMatrix> {
   if (heldOut !== undefined) {
     // Only training rows enter the partition; the held-out ones wait here for the score.
     const train = rowsWhere(heldOut, 0);
-    keepHeldOut(split, spec.heldOut!, frame.take(rowsWhere(heldOut, 1)));
+    keepHeldOut(run, split, spec.heldOut!, frame.take(rowsWhere(heldOut, 1)));
     frame = frame.take(train);
     if (weights !== undefined) {
       const all = weights;

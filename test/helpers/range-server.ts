@@ -2,9 +2,10 @@
  * A small static file server on 127.0.0.1 for the tests of data read from URLs: it answers HEAD
  * with Content-Length and GET with `Range: bytes=a-b` as 206 Partial Content, like nginx or S3.
  * Paths under /no-range/ ignore Range and send the whole file with 200, like a server without
- * range support. Paths under /private/ need Basic authorization `user:secret`.
+ * range support. Paths under /private/ need Basic authorization `user:secret`. Every answer
+ * carries an ETag made of the file's modification time and size, as nginx makes it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 
@@ -30,11 +31,12 @@ export async function startRangeServer(root: string): Promise<RangeServer> {
       return;
     }
     const file = join(root, noRange || locked ? path.slice(path.indexOf('/', 1)) : path);
-    readFile(file)
-      .then((bytes) => {
+    Promise.all([readFile(file), stat(file)])
+      .then(([bytes, info]) => {
+        const etag = `"${Math.floor(info.mtimeMs).toString(16)}-${bytes.length.toString(16)}"`;
         const range = noRange ? null : /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
         if (range === null) {
-          res.writeHead(200, { 'content-length': bytes.length });
+          res.writeHead(200, { 'content-length': bytes.length, etag });
           res.end(req.method === 'HEAD' ? undefined : bytes);
           return;
         }
@@ -42,6 +44,7 @@ export async function startRangeServer(root: string): Promise<RangeServer> {
         const start = Number(range[1]);
         const end = Math.min(Number(range[2]), bytes.length - 1);
         res.writeHead(206, {
+          etag,
           'content-length': end - start + 1,
           'content-range': `bytes ${start}-${end}/${bytes.length}`,
         });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT, runCli } from '../helpers/cli.ts';
+import { LOGISTIC_ON_6 } from '../helpers/redis-server.ts';
 
 let dir = '';
 let data = '';
@@ -160,4 +161,32 @@ test('a driver killed mid-fit resumes from its last checkpoint and reaches the s
     gap < 1e-5,
     `log loss ${again.metrics.logLoss} resumed vs ${reference.metrics.logLoss} uninterrupted`,
   );
+});
+
+test('--resume refuses the checkpoints of a run whose --categorical differed, and says what must match', async () => {
+  const checkpoints = join(dir, 'ckpt-settings');
+  const args = [
+    ...LOGISTIC_ON_6,
+    '--workers',
+    '0',
+    '--checkpoint-dir',
+    checkpoints,
+    '--checkpoint-every',
+    '1',
+  ];
+  const first = await runCli(args);
+  assert.equal(first.code, 0, first.stderr);
+  assert.ok(existsSync(join(checkpoints, 'manifest.json')));
+
+  const other = await runCli([...args, '--categorical', 'mean_radius', '--resume']);
+  assert.equal(other.code, 1, other.stderr);
+  assert.match(
+    other.stderr,
+    /checkpoint manifest .*manifest\.json is from another run \(written by run '([0-9a-f]{16})', this is run '(?!\1)[0-9a-f]{16}'\) \(.*--categorical.*must be those of the run that wrote them; rerun with the same settings, or give another --checkpoint-dir\)/,
+  );
+
+  // The same settings resume: the refusal came from --categorical, not from the directory.
+  const same = await runCli([...args, '--resume']);
+  assert.equal(same.code, 0, same.stderr);
+  assert.match(same.stderr, /resumed from the checkpoint of iteration \d+/);
 });

@@ -6,6 +6,7 @@ import type { Frame } from '../../data/frame.ts';
 import { readFrame } from '../../data/read.ts';
 import { cannotRead, DistmlError } from '../../errors.ts';
 import type { TrainedModel } from '../../pipeline/trained-model.ts';
+import { columnList } from '../options.ts';
 import type { Progress } from '../progress.ts';
 
 /** Reads `path` with progress on stderr. */
@@ -24,10 +25,7 @@ export async function loadFrame(
     ...(opts.categorical === undefined
       ? {}
       : {
-          categorical: opts.categorical
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
+          categorical: columnList(opts.categorical),
         }),
     onProgress: (bytes, total) =>
       progress.update(total > 0 ? bytes / total : Number.NaN, `${(bytes / 1e6).toFixed(1)} MB`),

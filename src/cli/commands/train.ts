@@ -3,7 +3,6 @@
  * model and a JSON report. Nothing is written unless every step before it succeeded.
  */
 
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
@@ -34,9 +33,18 @@ import {
   clusterSecret,
 } from '../cluster-options.ts';
 import { modelList } from '../main.ts';
-import { checkWritable, collect, parseCount, parseFraction, parsePort, parsePositive } from '../options.ts';
+import {
+  checkWritable,
+  collect,
+  columnList,
+  parseCount,
+  parseFraction,
+  parsePort,
+  parsePositive,
+} from '../options.ts';
 import { formatTable, writeJsonReport } from '../output.ts';
 import { Progress } from '../progress.ts';
+import { RUN_MISMATCH_HINT, type RunSettings, runIdentity } from '../run-identity.ts';
 import { loadFrame, scoreRows } from './shared.ts';
 
 interface TrainOptions extends ClusterCliOptions {
@@ -225,9 +233,25 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     },
   });
 
+  // Resolved once, so the run's identity and the fit use the same count.
+  const partitions = opts.partitions ?? engine.workers;
+  const settings: RunSettings = {
+    data: dataPath,
+    target: opts.target,
+    model: opts.model,
+    params,
+    testFraction: opts.testFraction,
+    split: opts.split,
+    seed: opts.seed,
+    partitions,
+    sampleWeight: opts.sampleWeight,
+    delimiter: opts.delimiter,
+    categorical: opts.categorical === undefined ? undefined : columnList(opts.categorical),
+    sharedData: opts.sharedData === true,
+  };
   try {
     if (opts.sharedData) {
-      await trainShared(dataPath, opts, { definition, params, engine, progress });
+      await trainShared(dataPath, opts, { definition, params, engine, progress, settings });
       return;
     }
     const loadStarted = performance.now();
@@ -262,7 +286,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
             opts.checkpointDir,
             opts.checkpointEvery,
             opts.resume === true,
-            runIdentity(dataPath, opts, params),
+            runIdentity(settings),
             progress,
           );
     progress.start(`fitting ${definition.name} on ${trainFrame.rows} rows`);
@@ -274,7 +298,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
       engine,
       seed: opts.seed,
       ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
-      ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
+      partitions,
       ...(checkpoints === undefined ? {} : { checkpoints }),
       onProgress: (p) =>
         progress.update(
@@ -390,7 +414,13 @@ function checkSharedData(dataPath: string, opts: TrainOptions): void {
 async function trainShared(
   dataPath: string,
   opts: TrainOptions,
-  ctx: { definition: ModelDefinition; params: RawParams; engine: Engine; progress: Progress },
+  ctx: {
+    definition: ModelDefinition;
+    params: RawParams;
+    engine: Engine;
+    progress: Progress;
+    settings: RunSettings;
+  },
 ): Promise<void> {
   const { definition, engine, progress } = ctx;
   // A URL's user name and password stay out of the model file, the report and the output.
@@ -402,7 +432,7 @@ async function trainShared(
           opts.checkpointDir,
           opts.checkpointEvery,
           opts.resume === true,
-          runIdentity(dataPath, opts, ctx.params),
+          runIdentity(ctx.settings),
           progress,
         );
   if (opts.resume && checkpoints === undefined) {
@@ -421,10 +451,10 @@ async function trainShared(
     params: ctx.params,
     engine,
     seed: opts.seed,
-    ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
+    partitions: ctx.settings.partitions,
     ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
     ...(opts.delimiter === undefined ? {} : { delimiter: opts.delimiter }),
-    ...(opts.categorical === undefined ? {} : { categorical: splitList(opts.categorical) }),
+    ...(ctx.settings.categorical === undefined ? {} : { categorical: ctx.settings.categorical }),
     ...(checkpoints === undefined ? {} : { checkpoints }),
     testFraction: opts.testFraction,
     onProgress: (p) =>
@@ -504,13 +534,6 @@ async function trainShared(
   process.stdout.write(formatTable(table));
 }
 
-function splitList(text: string): string[] {
-  return text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 function checkTarget(frame: Frame, target: string): void {
   try {
     frame.column(target);
@@ -532,26 +555,6 @@ function engineStatus(engine: Engine): string {
   return `workers=${t.workers} tasks=${t.tasks}${t.retries ? ` retries=${t.retries}` : ''}`;
 }
 
-/**
- * Identifies a training run for its checkpoints: the same data, model, parameters, split and seed
- * give the same id, so `--resume` accepts the checkpoints of an interrupted run of the same
- * command and refuses those of a different one.
- */
-function runIdentity(dataPath: string, opts: TrainOptions, params: RawParams): string {
-  const definition = getModel(opts.model);
-  const what = JSON.stringify([
-    dataPath,
-    opts.model,
-    // With defaults filled in, so that setting a parameter to its default names the same run.
-    definition.params.validate(definition.name, params),
-    opts.testFraction,
-    opts.split,
-    opts.seed,
-    opts.partitions ?? opts.workers,
-  ]);
-  return createHash('sha256').update(what).digest('hex').slice(0, 16);
-}
-
 function checkpointer(
   dir: string,
   every: number,
@@ -559,7 +562,11 @@ function checkpointer(
   runId: string,
   progress: Progress,
 ): Checkpointer {
-  const store = new CheckpointStore(dir, { runId, onWarning: (m) => progress.warn(m) });
+  const store = new CheckpointStore(dir, {
+    runId,
+    mismatchHint: RUN_MISMATCH_HINT,
+    onWarning: (m) => progress.warn(m),
+  });
   return {
     every,
     restore: async () => (resume ? store.latest() : undefined),

@@ -167,6 +167,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
                 specs,
                 partitions,
                 keys.partition(m.run, m.placement, p),
+                m.run,
                 lineage,
                 (key, part) => {
                   log(`read partition ${p} of ${m.placement} from its source for a loop: ${part.rows} rows`);
@@ -186,6 +187,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
             specs,
             partitions,
             keys.partition(m.run, m.placement, m.partition),
+            m.run,
             m.lineage,
             (key, p) => {
               log(`read partition ${m.partition} of ${m.placement} from its source: ${p.rows} rows`);

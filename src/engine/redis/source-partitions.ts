@@ -18,7 +18,13 @@ import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError, TaskFailedError } from '../../errors.ts';
-import { getSourceHandlers, type Plain, type SourceLineage, type SourceOperation } from '../source-tasks.ts';
+import {
+  getSourceHandlers,
+  type Plain,
+  type SourceHandlers,
+  type SourceLineage,
+  type SourceOperation,
+} from '../source-tasks.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
 import type { MessageLineage, TaskMessage } from './task-message.ts';
 import { MAX_VALUE_BYTES } from './tensor-codec.ts';
@@ -219,10 +225,10 @@ export async function runSourceTask(
   const spec = await specs.get(redis, m.lineage);
   const handlers = getSourceHandlers(m.lineage.handlers);
   const result = await final(() => {
-    if (operation === 'profile') return handlers.profile(m.lineage.split, spec);
+    if (operation === 'profile') return handlers.profile(m.lineage.split, spec, m.run);
     if (handlers.score === undefined)
       throw new DistmlError('KERNEL', `source handlers '${m.lineage.handlers}' have no score`);
-    return handlers.score(m.lineage.split, spec);
+    return handlers.score(m.lineage.split, spec, m.run);
   });
   const resultKey = keys.result(m.run, m.jobId, `${attempt}-${randomBytes(4).toString('hex')}`);
   await redis.set(resultKey, packr.pack(result), 'PX', 600_000);
@@ -231,20 +237,23 @@ export async function runSourceTask(
 
 /**
  * The partition a task names, from `cache` or rebuilt from the lineage the task carries.
- * @param cacheKey - where the partition is cached (the key a Redis-placed one would have)
+ * @param cacheKey - where the partition is cached (the key a Redis-placed one would have, which
+ *   names the run, so a later run never takes a partition built from an older file)
+ * @param run - the run of the task, for the handlers (see {@link SourceHandlers})
  */
 export async function sourcePartition(
   redis: Redis,
   specs: SpecCache,
   cache: Map<string, DesignMatrix>,
   cacheKey: string,
+  run: string,
   lineage: MessageLineage,
   remember: (key: string, part: DesignMatrix) => DesignMatrix,
 ): Promise<DesignMatrix> {
   const cached = cache.get(cacheKey);
   if (cached !== undefined) return cached;
   const spec = await specs.get(redis, lineage);
-  const part = await final(() => getSourceHandlers(lineage.handlers).build(lineage.split, spec));
+  const part = await final(() => getSourceHandlers(lineage.handlers).build(lineage.split, spec, run));
   return remember(cacheKey, part);
 }
 
