@@ -6,25 +6,15 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { redactedUrl } from '../../data/byte-source.ts';
 import type { Frame } from '../../data/frame.ts';
-import { splittableFormat } from '../../data/source.ts';
 import { SPLIT_METHODS, type SplitMethod } from '../../data/split.ts';
-import { CheckpointStore } from '../../engine/checkpoint.ts';
-import type { Engine } from '../../engine/engine.ts';
 import { parseFault } from '../../engine/local/faults.ts';
-import type { LocalTelemetry } from '../../engine/local/local-engine.ts';
-import type { RedisTelemetry } from '../../engine/redis/redis-engine.ts';
 import { ColumnNotFoundError, UsageError } from '../../errors.ts';
-import type { Checkpointer, ModelDefinition } from '../../models/estimator.ts';
-import type { RawParams } from '../../models/params.ts';
 import { getModel } from '../../models/registry.ts';
 import { connectEngine } from '../../pipeline/engines.ts';
 import { readSampleWeights } from '../../pipeline/sample-weight.ts';
 import { splitFrame } from '../../pipeline/split-frame.ts';
 import { train } from '../../pipeline/train.ts';
-import { trainFromSource } from '../../pipeline/train-source.ts';
-import type { TrainedModel } from '../../pipeline/trained-model.ts';
 import { VERSION } from '../../version.ts';
 import {
   addClusterOptions,
@@ -44,8 +34,10 @@ import {
 } from '../options.ts';
 import { formatTable, writeJsonReport } from '../output.ts';
 import { Progress } from '../progress.ts';
-import { RUN_MISMATCH_HINT, type RunSettings, runIdentity } from '../run-identity.ts';
+import { type RunSettings, runIdentity } from '../run-identity.ts';
 import { loadFrame, scoreRows } from './shared.ts';
+import { checkpointer, engineStatus, reportFit } from './train-reporting.ts';
+import { checkSharedData, trainShared } from './train-shared.ts';
 
 interface TrainOptions extends ClusterCliOptions {
   target: string;
@@ -374,166 +366,6 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
   }
 }
 
-/** Ends the fit's progress line, prints its warnings and the engine's summary; returns the telemetry. */
-function reportFit(progress: Progress, info: TrainedModel['meta']['fit'], engine: Engine) {
-  progress.done(
-    info.iterations === undefined
-      ? 'done'
-      : `${info.iterations} iteration(s)${info.converged ? ', converged' : ''}`,
-  );
-  for (const w of info.warnings ?? []) progress.warn(w);
-  if (info.resumedFrom !== undefined)
-    progress.note(`resumed from the checkpoint of iteration ${info.resumedFrom}`);
-  const telemetry = engine.telemetry();
-  progress.note(`engine: ${engineSummary(telemetry)}`);
-  return telemetry;
-}
-
-/** Usage errors of --shared-data, found before connecting. */
-function checkSharedData(dataPath: string, opts: TrainOptions): void {
-  if (opts.cluster === undefined) {
-    throw new UsageError(
-      '--shared-data needs --cluster URL',
-      'workers of a cluster read their own partitions; on one machine, drop --shared-data',
-    );
-  }
-  if (opts.testFraction !== 0 && opts.split !== 'random') {
-    throw new UsageError(
-      `--split ${opts.split} cannot be used with --shared-data: the workers hold rows out one at a time (--split random), and ${opts.split === 'tail' ? 'the last rows' : 'a stratified choice'} would need every row counted before any is chosen`,
-      `use --split random (the default), or --test-fraction 0 --save MODEL and score a held-out file with \`distml evaluate MODEL TEST\``,
-    );
-  }
-  splittableFormat(dataPath);
-}
-
-/**
- * `train --cluster URL --shared-data`: the workers read and encode their own partitions, and score
- * the held-out rows with the fitted model; the driver never holds rows, only their truth and
- * predictions for the metrics. With --test-fraction 0 it reports no scores.
- */
-async function trainShared(
-  dataPath: string,
-  opts: TrainOptions,
-  ctx: {
-    definition: ModelDefinition;
-    params: RawParams;
-    engine: Engine;
-    progress: Progress;
-    settings: RunSettings;
-  },
-): Promise<void> {
-  const { definition, engine, progress } = ctx;
-  // A URL's user name and password stay out of the model file, the report and the output.
-  const shown = redactedUrl(dataPath);
-  const checkpoints =
-    opts.checkpointDir === undefined
-      ? undefined
-      : checkpointer(
-          opts.checkpointDir,
-          opts.checkpointEvery,
-          opts.resume === true,
-          runIdentity(ctx.settings),
-          progress,
-        );
-  if (opts.resume && checkpoints === undefined) {
-    throw new UsageError(
-      '--resume needs --checkpoint-dir',
-      'name the directory the earlier run saved its checkpoints in',
-    );
-  }
-  progress.start(`fitting ${definition.name} on ${shown}, read by the workers`);
-  const fitStarted = performance.now();
-  let fitSeconds = 0;
-  let scoreStarted = 0;
-  const fitted = await trainFromSource(dataPath, {
-    target: opts.target,
-    model: definition.name,
-    params: ctx.params,
-    engine,
-    seed: opts.seed,
-    partitions: ctx.settings.partitions,
-    ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
-    ...(opts.delimiter === undefined ? {} : { delimiter: opts.delimiter }),
-    ...(ctx.settings.categorical === undefined ? {} : { categorical: ctx.settings.categorical }),
-    ...(checkpoints === undefined ? {} : { checkpoints }),
-    testFraction: opts.testFraction,
-    onProgress: (p) =>
-      progress.update(
-        p.iteration / p.maxIterations,
-        `iter ${p.iteration}/${p.maxIterations} loss=${p.loss.toPrecision(6)} ${engineStatus(engine)}`.trimEnd(),
-      ),
-    onFitted: (fit) => {
-      fitSeconds = (performance.now() - fitStarted) / 1000;
-      reportFit(progress, fit.meta.fit, engine);
-      scoreStarted = performance.now();
-      if (opts.testFraction > 0) progress.start('scoring the held-out rows on the workers');
-    },
-    onScoring: (done, splits) => progress.update(done / splits, `${done}/${splits} splits`),
-    training: {
-      data: shown,
-      sharedData: true,
-      split: 'random',
-      testFraction: opts.testFraction,
-      seed: opts.seed,
-      ...(opts.sampleWeight === undefined ? {} : { sampleWeight: opts.sampleWeight }),
-    },
-  });
-  const { rows, columns, trainRows, testRows, metrics } = fitted;
-  if (metrics !== undefined) {
-    progress.done(`${testRows} rows scored`);
-    for (const [column, n] of Object.entries(fitted.unseen ?? {})) {
-      progress.warn(
-        `${n} held-out row(s) of ${shown} have a '${column}' value not seen in training; encoded as all zeros`,
-      );
-    }
-  }
-  const predictSeconds = metrics === undefined ? 0 : (performance.now() - scoreStarted) / 1000;
-  const scores = { ...metrics } as Record<string, number>;
-  const model = metrics === undefined ? fitted.model : fitted.model.withMetrics(scores);
-  if (opts.save !== undefined) await model.save(opts.save);
-  if (opts.report !== undefined) {
-    await writeJsonReport(opts.report, {
-      model: definition.name,
-      task: definition.task,
-      params: model.params,
-      data: {
-        path: shown,
-        sharedData: true,
-        rows,
-        columns,
-        features: model.meta.preprocessing.outputNames.length,
-        trainRows,
-        testRows,
-        split: 'random',
-        testFraction: opts.testFraction,
-      },
-      metrics: scores,
-      metricsOn: metrics === undefined ? 'none' : 'test',
-      fit: model.meta.fit,
-      timings: { fitSeconds, ...(metrics === undefined ? {} : { predictSeconds }) },
-      engine: engine.telemetry(),
-      seed: opts.seed,
-      ...(opts.save === undefined ? {} : { savedTo: opts.save }),
-      distml: VERSION,
-      node: process.version,
-    });
-  }
-  const table: Array<[string, string | number]> = [
-    ['model', definition.name],
-    ['data', `${shown} (${rows} rows, ${columns} columns, read by the workers)`],
-  ];
-  if (metrics === undefined) {
-    table.push(['scores', 'none (--test-fraction 0): score a saved model with `distml evaluate MODEL DATA`']);
-  } else {
-    table.push(['split', `random, per row on the workers: ${trainRows} train / ${testRows} test`]);
-    for (const [k, v] of Object.entries(scores)) table.push([k, v]);
-  }
-  table.push(['fit time', `${fitSeconds.toFixed(3)}s`]);
-  if (opts.save !== undefined) table.push(['saved', opts.save]);
-  if (opts.report !== undefined) table.push(['report', opts.report]);
-  process.stdout.write(formatTable(table));
-}
-
 function checkTarget(frame: Frame, target: string): void {
   try {
     frame.column(target);
@@ -546,68 +378,4 @@ function checkTarget(frame: Frame, target: string): void {
 /** One worker thread per core by default. */
 function defaultWorkers(): number {
   return availableParallelism();
-}
-
-/** A short live summary of the engine for the progress line. */
-function engineStatus(engine: Engine): string {
-  const t = engine.telemetry();
-  if (t.kind === 'inline' || t.inlineReason !== undefined) return '';
-  return `workers=${t.workers} tasks=${t.tasks}${t.retries ? ` retries=${t.retries}` : ''}`;
-}
-
-function checkpointer(
-  dir: string,
-  every: number,
-  resume: boolean,
-  runId: string,
-  progress: Progress,
-): Checkpointer {
-  const store = new CheckpointStore(dir, {
-    runId,
-    mismatchHint: RUN_MISMATCH_HINT,
-    onWarning: (m) => progress.warn(m),
-  });
-  return {
-    every,
-    restore: async () => (resume ? store.latest() : undefined),
-    save: (step, tensors) => store.save({ step, tensors, meta: {} }),
-  };
-}
-
-/** One line about what the engine did, for the end of a run. */
-function engineSummary(t: ReturnType<Engine['telemetry']>): string {
-  if (t.inlineReason !== undefined) return t.inlineReason;
-  if (t.kind === 'inline') return `serial, ${t.tasks} tasks in ${t.passes} passes`;
-  if (t.kind === 'redis') {
-    const r = t as RedisTelemetry;
-    const spread = Object.entries(r.tasksByWorker)
-      .map(([name, n]) => `${name}: ${n}`)
-      .join(', ');
-    const ps = r.parameterServer;
-    const loops =
-      ps === undefined || ps.clocks === 0
-        ? ''
-        : `, ${ps.loops} parameter-server loop(s): ${ps.clocks} clocks, ${((1000 * ps.slotSeconds) / ps.clocks).toFixed(2)} ms and ${(ps.roundTrips / ps.clocks).toFixed(1)} Redis round trips per clock`;
-    const moves = [
-      r.epoch > 1 ? `membership epoch ${r.epoch}` : '',
-      r.partitionsMoved
-        ? `${r.partitionsMoved} partitions moved${r.movesByReason.rebalanced ? ` (${r.movesByReason.rebalanced} by measured speed)` : ''}`
-        : '',
-      r.tasksRequeued ? `${r.tasksRequeued} tasks requeued` : '',
-      r.lateResultsDiscarded ? `${r.lateResultsDiscarded} late results discarded` : '',
-      r.speculativeCopies ? `${r.speculativeCopies} speculative copies (${r.speculativeWins} won)` : '',
-    ].filter(Boolean);
-    return `cluster ${r.cluster}, ${r.workers} workers, ${r.tasks} tasks in ${r.passes} passes (${spread})${r.retries ? `, ${r.retries} retries` : ''}${moves.length ? `, ${moves.join(', ')}` : ''}${loops}`;
-  }
-  const local = t as LocalTelemetry;
-  const busy = local.perWorker.map((w) => `${Math.round(w.busyRatio * 100)}%`).join('/');
-  const faults = [
-    local.retries ? `${local.retries} retries` : '',
-    local.workerRestarts ? `${local.workerRestarts} worker restarts` : '',
-    local.speculativeWins ? `${local.speculativeWins} speculative wins` : '',
-  ].filter(Boolean);
-  return (
-    `${t.kind}, ${t.workers} workers, ${t.tasks} tasks in ${t.passes} passes, busy ${busy}, ` +
-    `overhead ${(local.overheadSecondsPerPass * 1000).toFixed(1)} ms/pass${faults.length ? `, ${faults.join(', ')}` : ''}`
-  );
 }
