@@ -10,8 +10,9 @@
  *    writing the 3 results and reading them back; and the floor: the same bytes between plain Node
  *    processes over loopback TCP (transfer-floor.ts).
  * 2. Logistic regression: `distml train --cluster` on 1 and on 2 worker processes of one thread,
- *    then once more through the library with the engine's calls timed, to say where the fit time
- *    goes: placing the partitions, the first pass (workers fetch their partitions), the others.
+ *    the fits of the two counts taking turns, then once more through the library with the
+ *    engine's calls timed, to say where the fit time goes: placing the partitions, the first pass
+ *    (workers fetch their partitions), the others.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,30 +93,42 @@ try {
     profiles: {},
   };
   await measureReduce(config, out);
+  // Every worker-process count's workers run from the start, and the fits take turns (1, 2, 1, 2,
+  // …), so that a machine that slows down or speeds up during the run weighs on both counts alike;
+  // idle workers only renew their heartbeats.
+  for (const processes of config.processes) await cluster.startWorkers(`fit${processes}`, processes);
+  const clusterArgs = (processes: number) => [
+    '--cluster',
+    cluster.url,
+    '--namespace',
+    `fit${processes}`,
+    '--min-workers',
+    String(processes),
+  ];
   for (const processes of config.processes) {
-    const namespace = `fit${processes}`;
-    await cluster.startWorkers(namespace, processes);
-    const runs: TrainRun[] = [];
-    for (let i = 0; i < config.runs; i++) {
-      const extra = ['--cluster', cluster.url, '--namespace', namespace, '--min-workers', String(processes)];
-      const r = trainOnce({ ...config.train, extra });
+    out.fits[String(processes)] = [];
+    out.sharedFits[String(processes)] = [];
+  }
+  for (let i = 0; i < config.runs; i++) {
+    for (const processes of config.processes) {
+      const r = trainOnce({ ...config.train, extra: clusterArgs(processes) });
       process.stderr.write(`    cluster, ${processes} worker process(es): fit ${r.fitSeconds.toFixed(2)}s\n`);
-      runs.push(r);
+      out.fits[String(processes)]!.push(r);
     }
-    out.fits[String(processes)] = runs;
-    const shared: TrainRun[] = [];
-    for (let i = 0; i < config.runs; i++) {
-      const extra = ['--cluster', cluster.url, '--namespace', namespace, '--min-workers', String(processes)];
-      const r = trainOnce({ ...config.train, testFraction: 0, extra: [...extra, '--shared-data'] });
+  }
+  for (let i = 0; i < config.runs; i++) {
+    for (const processes of config.processes) {
+      const extra = [...clusterArgs(processes), '--shared-data'];
+      const r = trainOnce({ ...config.train, testFraction: 0, extra });
       process.stderr.write(
         `    cluster --shared-data, ${processes} worker process(es): ${r.wallSeconds.toFixed(2)}s wall\n`,
       );
-      shared.push(r);
+      out.sharedFits[String(processes)]!.push(r);
     }
-    out.sharedFits[String(processes)] = shared;
-    out.profiles[String(processes)] = await profileFit(config.train, namespace, processes);
-    await cluster.stopWorkers();
   }
+  for (const processes of config.processes)
+    out.profiles[String(processes)] = await profileFit(config.train, `fit${processes}`, processes);
+  await cluster.stopWorkers();
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
   await cluster.close();
