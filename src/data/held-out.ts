@@ -12,6 +12,7 @@
  * counted before any is chosen.
  */
 import { ParamError } from '../errors.ts';
+import { fmix32 } from './partition.ts';
 
 /** Which rows a split holds out. */
 export interface HeldOutRule {
@@ -36,16 +37,6 @@ export function checkHeldOutRule(rule: HeldOutRule): HeldOutRule {
     throw new ParamError(`--seed must be a non-negative integer, got ${rule.seed}`);
   }
   return rule;
-}
-
-/** murmur3's 32-bit finalizer: a bijection on 32 bits in which every input bit flips about half the output bits. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** The part of the hash that depends only on the seed (its 53 bits as two words). */

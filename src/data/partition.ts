@@ -283,7 +283,11 @@ function mixTail(k: number): number {
   return Math.imul(k, 0x1b873593);
 }
 
-function fmix32(h: number): number {
+/**
+ * MurmurHash3's 32-bit finalizer: a bijection on 32 bits in which every input bit flips about half
+ * the output bits (also what held-out.ts mixes row keys with).
+ */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

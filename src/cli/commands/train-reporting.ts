@@ -7,6 +7,7 @@ import { CheckpointStore } from '../../engine/checkpoint.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { LocalTelemetry } from '../../engine/local/local-engine.ts';
 import type { RedisTelemetry } from '../../engine/redis/redis-engine.ts';
+import { UsageError } from '../../errors.ts';
 import type { Checkpointer } from '../../models/estimator.ts';
 import type { TrainedModel } from '../../pipeline/trained-model.ts';
 import type { Progress } from '../progress.ts';
@@ -34,21 +35,40 @@ export function engineStatus(engine: Engine): string {
   return `workers=${t.workers} tasks=${t.tasks}${t.retries ? ` retries=${t.retries}` : ''}`;
 }
 
-/** The checkpoints of `--checkpoint-dir DIR --checkpoint-every N [--resume]`, for run `runId`. */
+/** The checkpoint options of `train`. */
+export interface CheckpointOptions {
+  checkpointDir?: string;
+  checkpointEvery: number;
+  resume?: boolean;
+}
+
+/**
+ * The checkpoints of `--checkpoint-dir DIR --checkpoint-every N [--resume]` for run `runId`, or
+ * undefined without a directory.
+ * @throws UsageError for --resume without --checkpoint-dir
+ */
 export function checkpointer(
-  dir: string,
-  every: number,
-  resume: boolean,
+  opts: CheckpointOptions,
   runId: string,
   progress: Progress,
-): Checkpointer {
-  const store = new CheckpointStore(dir, {
+): Checkpointer | undefined {
+  if (opts.checkpointDir === undefined) {
+    if (opts.resume === true) {
+      throw new UsageError(
+        '--resume needs --checkpoint-dir',
+        'name the directory the earlier run saved its checkpoints in',
+      );
+    }
+    return undefined;
+  }
+  const store = new CheckpointStore(opts.checkpointDir, {
     runId,
     mismatchHint: RUN_MISMATCH_HINT,
     onWarning: (m) => progress.warn(m),
   });
+  const resume = opts.resume === true;
   return {
-    every,
+    every: opts.checkpointEvery,
     restore: async () => (resume ? store.latest() : undefined),
     save: (step, tensors) => store.save({ step, tensors, meta: {} }),
   };

@@ -68,22 +68,7 @@ export async function trainShared(
   const { definition, engine, progress } = ctx;
   // A URL's user name and password stay out of the model file, the report and the output.
   const shown = redactedUrl(dataPath);
-  const checkpoints =
-    opts.checkpointDir === undefined
-      ? undefined
-      : checkpointer(
-          opts.checkpointDir,
-          opts.checkpointEvery,
-          opts.resume === true,
-          runIdentity(ctx.settings),
-          progress,
-        );
-  if (opts.resume && checkpoints === undefined) {
-    throw new UsageError(
-      '--resume needs --checkpoint-dir',
-      'name the directory the earlier run saved its checkpoints in',
-    );
-  }
+  const checkpoints = checkpointer(opts, runIdentity(ctx.settings), progress);
   progress.start(`fitting ${definition.name} on ${shown}, read by the workers`);
   const fitStarted = performance.now();
   let fitSeconds = 0;

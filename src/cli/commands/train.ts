@@ -265,22 +265,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
       testFrame = parts.test;
     }
 
-    if (opts.resume && opts.checkpointDir === undefined) {
-      throw new UsageError(
-        '--resume needs --checkpoint-dir',
-        'name the directory the earlier run saved its checkpoints in',
-      );
-    }
-    const checkpoints =
-      opts.checkpointDir === undefined
-        ? undefined
-        : checkpointer(
-            opts.checkpointDir,
-            opts.checkpointEvery,
-            opts.resume === true,
-            runIdentity(settings),
-            progress,
-          );
+    const checkpoints = checkpointer(opts, runIdentity(settings), progress);
     progress.start(`fitting ${definition.name} on ${trainFrame.rows} rows`);
     const fitStarted = performance.now();
     let model = await train(trainFrame, {
