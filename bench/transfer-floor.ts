@@ -3,8 +3,9 @@
  * Node processes over loopback TCP, with no queue, no engine, no checks and no sum. A driver sends a
  * vector of `length` float64s to each of `processes` child processes, and each sends a vector of
  * the same size back once it has the whole one; a pass ends when the driver holds every answer.
- * Both ends read the way the task channel does (the driver from the socket's chunks, a child
- * straight into its buffer), so the engine's sync cost over this floor is what the engine adds.
+ * Both ends read the way the task channel does, straight into their buffers (the driver's accepted
+ * connections through accepted-onread.ts), so the engine's sync cost over this floor is what the
+ * engine adds.
  *
  * Run by bench/cluster-child.ts in the same run as the engine's passes, or alone:
  * `npx tsx bench/transfer-floor.ts [length] [processes] [passes]` prints the per-pass times.
@@ -12,6 +13,7 @@
 import { fork } from 'node:child_process';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { readAccepted } from '../src/engine/redis/accepted-onread.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -27,24 +29,39 @@ export async function measureTransferFloor(
 ): Promise<number[]> {
   const bytes = length * 8;
   const vector = new Uint8Array(new Float64Array(length).fill(1).buffer);
-  const server = createServer();
+  const server = createServer({ pauseOnConnect: true });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   const sockets: Socket[] = [];
   const filled = new Array<number>(processes).fill(0);
   const targets = Array.from({ length: processes }, () => new Uint8Array(bytes));
+  const spare = new Uint8Array(64 * 1024);
   let answered = 0;
   let passDone: (() => void) | undefined;
   const connected = new Promise<void>((resolve) => {
-    server.on('connection', (socket) => {
+    server.on('connection', (accepted) => {
       const i = sockets.length;
+      const arrived = (n: number) => {
+        filled[i]! += n;
+        if (filled[i] === bytes && ++answered === processes) passDone?.();
+      };
+      const socket = readAccepted(
+        accepted,
+        {
+          buffer: () => (filled[i]! < bytes ? targets[i]!.subarray(filled[i]) : spare),
+          callback: (n) => {
+            arrived(n);
+            return true;
+          },
+        },
+        (s) =>
+          s.on('data', (chunk: Buffer) => {
+            targets[i]!.set(chunk, filled[i]);
+            arrived(chunk.byteLength);
+          }),
+      );
       socket.setNoDelay(true);
       sockets.push(socket);
-      socket.on('data', (chunk: Buffer) => {
-        targets[i]!.set(chunk, filled[i]);
-        filled[i]! += chunk.byteLength;
-        if (filled[i] === bytes && ++answered === processes) passDone?.();
-      });
       if (sockets.length === processes) resolve();
     });
   });

@@ -25,6 +25,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { readAccepted } from './accepted-onread.ts';
 import {
   byteLength,
   driverProof,
@@ -115,7 +116,8 @@ export class DriverChannel {
     log: (line: string) => void,
     port = 0,
   ): Promise<DriverChannel> {
-    const server = createServer();
+    // Paused, so that no byte is read before the connection's reader is in place.
+    const server = createServer({ pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
@@ -202,11 +204,7 @@ export class DriverChannel {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(socket: Socket, key: Buffer, log: (line: string) => void): void {
-    this.sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
+  private accept(accepted: Socket, key: Buffer, log: (line: string) => void): void {
     const nonce = randomBytes(16);
     let trusted = false;
     let peer: Peer | undefined;
@@ -215,7 +213,7 @@ export class DriverChannel {
       log(`task channel: refused a connection from ${socket.remoteAddress}: ${why}`);
       socket.destroy();
     };
-    new FrameReader(
+    const reader = new FrameReader(
       (h) => (trusted && Number.isSafeInteger(h.bytes) && (h.bytes as number) >= 0 ? (h.bytes as number) : 0),
       (h) => {
         const wanted = this.expected.get(String(h.jobId));
@@ -264,7 +262,13 @@ export class DriverChannel {
           this.onResult?.(String(h.jobId), h.attempt as number, h as unknown as RunFacts);
       },
       refuse,
-    ).attach(socket);
+    );
+    // Results are read straight into the arrays they arrive in (accepted-onread.ts).
+    const socket = readAccepted(accepted, reader.onread(), (s) => reader.attach(s));
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
     writeFrame(socket, { nonce: nonce.toString('hex') });
   }
 
