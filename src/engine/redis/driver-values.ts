@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { DistmlError } from '../../errors.ts';
 import { channelKey } from './channel-frames.ts';
 import type { TaskMessage } from './task-message.ts';
+import { checkDigest } from './value-digest.ts';
 import type { WorkerChannels } from './worker-channels.ts';
 
 /** Fetches driver values for the tasks of one worker. */
@@ -25,7 +26,8 @@ export class DriverValues {
    * The bytes of value `key` for the task `m`, or null when neither the driver nor Redis holds it.
    * They own their memory (shared, aligned, reused by nothing else), so float64 views of them are
    * safe and kernel threads can read them in place.
-   * @throws DistmlError when the message names a channel this worker cannot reach
+   * @throws DistmlError when the message names a channel this worker cannot reach; UnrecoverableError
+   *   under a cluster secret when a value read from Redis does not have the digest the task names
    */
   get(m: TaskMessage, key: string): Promise<Buffer | null> {
     const pending = this.inFlight.get(key);
@@ -40,6 +42,8 @@ export class DriverValues {
       // Redis replies may share pooled memory: copied once into shared memory of their own.
       const reply = await this.redis.getBuffer(key);
       if (reply === null) return null;
+      // Under a cluster secret the signed task names the value's digest.
+      if (this.secret !== undefined) checkDigest(`the value ${key}`, reply, m.digests?.[key]);
       const own = Buffer.from(new SharedArrayBuffer(reply.byteLength));
       own.set(reply);
       return own;

@@ -12,7 +12,7 @@
  *
  * Worker side: runs profile and score tasks, and builds partitions from lineage into the worker's cache.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
@@ -28,6 +28,7 @@ import {
 import type { ClusterKeys } from './cluster-keys.ts';
 import type { MessageLineage, TaskMessage } from './task-message.ts';
 import { MAX_VALUE_BYTES } from './tensor-codec.ts';
+import { checkDigest, sha256Hex } from './value-digest.ts';
 
 const packr = new Packr({ moreTypes: true, useRecords: false });
 
@@ -162,7 +163,7 @@ export async function storeLineage(
   }
   driver.account(bytes.byteLength, 0);
   await driver.io(driver.redis.set(specKey, bytes));
-  return { handlers: lineage.handlers, splits: lineage.splits, specKey, specDigest: sha256(bytes) };
+  return { handlers: lineage.handlers, splits: lineage.splits, specKey, specDigest: sha256Hex(bytes) };
 }
 
 function decodePlain(bytes: Buffer, what: string): Plain {
@@ -173,10 +174,6 @@ function decodePlain(bytes: Buffer, what: string): Plain {
     );
   }
   return packr.unpack(bytes) as Plain;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Specs a worker has read, by key and digest (a key names one immutable spec). */
@@ -194,12 +191,7 @@ export class SpecCache {
     const bytes = await redis.getBuffer(key);
     if (bytes === null)
       throw new DistmlError('KERNEL', `the spec ${key} of a source partition is not in Redis`);
-    if (sha256(bytes) !== digest) {
-      // Not worth retrying: the same bytes would be read again.
-      throw new UnrecoverableError(
-        `the spec ${key} in Redis is not the one the signed task names (its SHA-256 differs): it was changed or replaced in Redis; refused`,
-      );
-    }
+    checkDigest(`the spec ${key}`, bytes, digest);
     const spec = decodePlain(bytes, `spec ${key}`);
     if (this.specs.size >= 8) this.specs.delete(this.specs.keys().next().value as string);
     this.specs.set(`${key}#${digest}`, spec);

@@ -45,3 +45,19 @@ test('unsigned, malformed and other-version messages are refused; without a secr
   assert.equal(checkTaskMessage(null), 'malformed');
   assert.notEqual(makeTaskMessage(fields, secret).nonce, makeTaskMessage(fields, secret).nonce);
 });
+
+test("the values' digests are signed with the message: a changed, added or dropped digest is refused", () => {
+  const a = 'a'.repeat(64);
+  const b = 'b'.repeat(64);
+  const m = makeTaskMessage({ ...fields, digests: { k: a, 'part:0': b } }, secret);
+  assert.equal(checkTaskMessage(m, secret), undefined);
+  assert.equal(checkTaskMessage({ ...m, digests: { k: b, 'part:0': b } }, secret), 'bad-signature');
+  assert.equal(
+    checkTaskMessage({ ...m, digests: { k: a, 'part:0': b, 'part:1': a } }, secret),
+    'bad-signature',
+  );
+  const { digests: _dropped, ...without } = m;
+  assert.equal(checkTaskMessage(without, secret), 'bad-signature');
+  assert.equal(checkTaskMessage({ ...m, digests: { k: 'not-hex' } }, secret), 'malformed');
+  assert.equal(checkTaskMessage({ ...m, digests: [a] }, secret), 'malformed');
+});

@@ -53,6 +53,12 @@ export interface TaskMessage {
   readonly channel?: string;
   /** Key of the task channel (hex), when there is no cluster secret to derive it from. */
   readonly channelToken?: string;
+  /**
+   * Hex SHA-256 of the driver's values the task may read from Redis (its arguments, the
+   * placement's partitions, the broadcasts), by key: under a cluster secret without the task
+   * channel, so that a value changed in Redis is refused like a changed message.
+   */
+  readonly digests?: Readonly<Record<string, string>>;
   readonly nonce: string;
   /** HMAC-SHA256 (hex) of every other field, or absent without a cluster secret. */
   readonly sig?: string;
@@ -70,10 +76,13 @@ function canonical(m: Omit<TaskMessage, 'sig'>): string {
   const lineages = m.lineages === undefined ? [] : [{ lineages: m.lineages }];
   // So is the task channel's address: a forged one would send results to someone else.
   const channel = m.channel === undefined ? [] : [m.channel, m.channelToken ?? ''];
+  // And the values' digests: without them, tensors in Redis could be changed unseen.
+  const digests = m.digests === undefined ? [] : [{ digests: m.digests }];
   return JSON.stringify([
     ...lineage,
     ...lineages,
     ...channel,
+    ...digests,
     m.v,
     m.run,
     m.step,
@@ -118,7 +127,8 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
     (m.lineage !== undefined && !isLineage(m.lineage)) ||
     (m.lineages !== undefined && !(Array.isArray(m.lineages) && m.lineages.every(isLineage))) ||
     (m.channel !== undefined && typeof m.channel !== 'string') ||
-    (m.channelToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.channelToken)))
+    (m.channelToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.channelToken))) ||
+    (m.digests !== undefined && !isDigests(m.digests))
   ) {
     return 'malformed';
   }
@@ -142,4 +152,9 @@ function isLineage(l: unknown): l is MessageLineage {
     /^[0-9a-f]{64}$/.test(x.specDigest) &&
     x.split !== undefined
   );
+}
+
+function isDigests(d: unknown): boolean {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return false;
+  return Object.values(d).every((x) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x));
 }

@@ -194,7 +194,7 @@ export class TaskRunner {
       ...(t.lineages === undefined ? {} : { lineages: t.lineages }),
       // Every task fetches the driver's values over the channel; a pass's result comes back
       // over it too, a loop slot's through Redis.
-      ...this.h.transport.messageFields(),
+      ...this.h.transport.messageFields(t.argsKey, t.on),
     };
     try {
       if (loop) answer = await this.queue(fields, t.priority ?? 0, LOOP_TASK_TIMEOUT_MS, false);

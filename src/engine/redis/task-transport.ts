@@ -13,6 +13,7 @@ import { channelKey } from './channel-frames.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
 import { DriverChannel, type RunFacts } from './task-channel.ts';
 import { decodeFloat64, encodeArgs } from './tensor-codec.ts';
+import { sha256Hex } from './value-digest.ts';
 
 /** What a worker answers for a finished task. */
 export interface TaskReturn {
@@ -70,6 +71,8 @@ export class TaskTransport {
   private partitionBytesOut = 0;
   private bytesIn = 0;
   private directResults = 0;
+  /** Under a cluster secret, the digest of each value put in Redis and not dropped, by key. */
+  private readonly digests = new Map<string, { hex: string; kind: ValueKind }>();
 
   private constructor(
     private readonly o: TransportOptions,
@@ -115,9 +118,29 @@ export class TaskTransport {
     this.channel.onDiscarded = discarded;
   }
 
-  /** The task-message fields that tell a worker where the driver's task channel is. */
-  messageFields(): { channel?: string; channelToken?: string } {
-    if (this.channel === undefined) return {};
+  /**
+   * The task-message fields that tell a worker where the driver's task channel is; or, without
+   * the channel and under a cluster secret, the digests of the values a task on `placement`
+   * with arguments `argsKey` may read from Redis (its arguments, the placement's partitions,
+   * the broadcasts).
+   */
+  messageFields(
+    argsKey: string,
+    placement: { readonly id: string; readonly partitions: number },
+  ): { channel?: string; channelToken?: string; digests?: Record<string, string> } {
+    if (this.channel === undefined) {
+      if (this.digests.size === 0) return {};
+      const digests: Record<string, string> = {};
+      const named = (key: string) => {
+        const digest = this.digests.get(key);
+        if (digest !== undefined) digests[key] = digest.hex;
+      };
+      named(argsKey);
+      for (let p = 0; p < placement.partitions; p++)
+        named(this.o.keys.partition(this.o.run, placement.id, p));
+      for (const [key, digest] of this.digests) if (digest.kind === 'broadcast') digests[key] = digest.hex;
+      return { digests };
+    }
     return {
       channel: this.channel.address,
       ...(this.channelToken === undefined ? {} : { channelToken: this.channelToken }),
@@ -152,6 +175,8 @@ export class TaskTransport {
     const pipeline = this.o.redis.pipeline();
     for (const { key, pieces } of values) {
       const bytes = Buffer.concat(pieces.map(bytesOf));
+      // Signed tasks carry the value's digest (value-digest.ts).
+      if (this.o.secret !== undefined) this.digests.set(key, { hex: sha256Hex(bytes), kind });
       this.bytesOut += bytes.byteLength;
       if (kind === 'partition') this.partitionBytesOut += bytes.byteLength;
       pipeline.set(key, bytes);
@@ -163,7 +188,10 @@ export class TaskTransport {
   async dropValues(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
     if (this.channel !== undefined) this.channel.withdraw(...keys);
-    else await this.o.io(this.o.redis.del(...keys));
+    else {
+      for (const key of keys) this.digests.delete(key);
+      await this.o.io(this.o.redis.del(...keys));
+    }
   }
 
   /** Pushes value `key` over the channel to worker `worker`, if it is connected (task-channel.ts). */
