@@ -132,3 +132,17 @@ test("rangeRowPosition names the line (header = 1, blank lines counted) and byte
     }
   }
 });
+
+test('a carriage return without a line feed is refused with its byte offset, with or without quotes in the range', async () => {
+  for (const [text, at] of [
+    ['a,b\n1,2\n3,4\r5,6\n', 11],
+    ['a,b\n1,"2"\n3,4\r5,6\n', 13],
+  ] as const) {
+    const source = memorySource(Buffer.from(text), 'old-mac.csv');
+    const layout = { delimiter: ',', columns: [], dataStart: 4, size: text.length };
+    await assert.rejects(
+      readCsvRange(source, layout, 4, text.length),
+      new RegExp(`old-mac\\.csv: a carriage return without a line feed at byte ${at}: old Mac line breaks`),
+    );
+  }
+});

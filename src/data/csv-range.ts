@@ -85,17 +85,31 @@ export async function ownedSpan(
   a: number,
   b: number,
 ): Promise<{ start: number; end: number; bytes: Buffer }> {
+  const { start, end, pieces } = await ownedPieces(source, layout, a, b);
+  return { start, end, bytes: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces) };
+}
+
+/**
+ * {@link ownedSpan}, its bytes left in the pieces they were read in: joining hundreds of megabytes
+ * is a copy, which the caller makes once, into the buffer it parses.
+ */
+async function ownedPieces(
+  source: ByteSource,
+  layout: CsvLayout,
+  a: number,
+  b: number,
+): Promise<{ start: number; end: number; pieces: Buffer[] }> {
   const size = layout.size;
   const hi = Math.min(b, size);
   // A range that begins inside the header starts at the first data line; one that begins later
   // owns the line at a only if the byte before a ends a line.
   const lo = a <= layout.dataStart ? layout.dataStart : a - 1;
-  if (lo >= hi) return { start: hi, end: hi, bytes: Buffer.alloc(0) };
+  if (lo >= hi) return { start: hi, end: hi, pieces: [] };
   let body = await source.read(lo, hi);
   let start = lo;
   if (a > layout.dataStart) {
     const lf = body.indexOf(LF);
-    if (lf < 0 || lo + lf + 1 >= hi) return { start: hi, end: hi, bytes: Buffer.alloc(0) };
+    if (lf < 0 || lo + lf + 1 >= hi) return { start: hi, end: hi, pieces: [] };
     start = lo + lf + 1;
     body = body.subarray(lf + 1);
   }
@@ -111,7 +125,7 @@ export async function ownedSpan(
     end += take.length;
     last = lf < 0 ? (more[more.length - 1] ?? LF) : LF;
   }
-  return { start, end, bytes: tails.length === 1 ? body : Buffer.concat(tails) };
+  return { start, end, pieces: tails };
 }
 
 /**
@@ -138,15 +152,20 @@ export async function readCsvRangeKeyed(
   a: number,
   b: number,
 ): Promise<{ frame: Frame; keys: Float64Array }> {
-  const { start, end, bytes } = await ownedSpan(source, layout, a, b);
+  const { start, end, pieces } = await ownedPieces(source, layout, a, b);
   if (start === end) return { frame: emptyFrame(layout), keys: new Float64Array(0) };
   const where = `${source.location} (range from byte ${start}; line 1 = the header)`;
-  checkLines(bytes, 0, bytes.length, source.location, start);
+  // The header, the range's lines and the parser's 0 byte, joined in one copy.
   const header = await source.read(0, layout.dataStart);
-  const text = Buffer.alloc(header.length + bytes.length + 1);
+  const length = header.length + pieces.reduce((n, piece) => n + piece.length, 0);
+  const text = Buffer.allocUnsafe(length + 1);
   header.copy(text, 0);
-  bytes.copy(text, header.length);
-  const frame = parseCsvBytes(text, text.length - 1, where, {
+  let at = header.length;
+  for (const piece of pieces) at += piece.copy(text, at);
+  text[length] = 0;
+  const bytes = text.subarray(header.length, length);
+  checkLines(bytes, 0, bytes.length, source.location, start);
+  const frame = parseCsvBytes(text, length, where, {
     delimiter: layout.delimiter,
     categorical: layout.columns.filter((c) => c.kind === 'category').map((c) => c.name),
     strictKinds: true,
@@ -242,23 +261,34 @@ function emptyFrame(layout: CsvLayout): Frame {
  * @param offset - file offset of `buf[0]`, for the message
  */
 function checkLines(buf: Buffer, from: number, to: number, location: string, offset: number): void {
+  // Most files hold no quote: then only a CR can be wrong, and indexOf finds those far faster
+  // than a loop over every byte (a 490 MB range: 4.5 s for the loop).
+  const span = buf.subarray(from, to);
+  if (span.indexOf(QUOTE) < 0) {
+    for (let cr = span.indexOf(CR); cr >= 0; cr = span.indexOf(CR, cr + 1))
+      if (cr + 1 < span.length && span[cr + 1] !== LF) throw loneCarriageReturn(location, offset + from + cr);
+    return;
+  }
   let quotes = 0;
   let lineStart = from;
   for (let i = from; i < to; i++) {
     const c = buf[i]!;
     if (c === QUOTE) quotes++;
-    else if (c === CR && i + 1 < to && buf[i + 1] !== LF) {
-      throw new DataFormatError(
-        `${location}: a carriage return without a line feed at byte ${offset + i}: old Mac line breaks cannot be split into byte ranges`,
-        'convert the line breaks to \\n or \\r\\n, or train without --shared-data',
-      );
-    } else if (c === LF) {
+    else if (c === CR && i + 1 < to && buf[i + 1] !== LF) throw loneCarriageReturn(location, offset + i);
+    else if (c === LF) {
       if (quotes % 2 === 1) throw quotedBreak(location, offset + lineStart);
       quotes = 0;
       lineStart = i + 1;
     }
   }
   if (quotes % 2 === 1) throw quotedBreak(location, offset + lineStart);
+}
+
+function loneCarriageReturn(location: string, at: number): DataFormatError {
+  return new DataFormatError(
+    `${location}: a carriage return without a line feed at byte ${at}: old Mac line breaks cannot be split into byte ranges`,
+    'convert the line breaks to \\n or \\r\\n, or train without --shared-data',
+  );
 }
 
 function quotedBreak(location: string, at: number): DataFormatError {
