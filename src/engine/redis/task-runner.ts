@@ -194,7 +194,11 @@ export class TaskRunner {
       ...(t.lineages === undefined ? {} : { lineages: t.lineages }),
       // Every task fetches the driver's values over the channel; a pass's result comes back
       // over it too, a loop slot's through Redis.
-      ...this.h.transport.messageFields(t.argsKey, t.on),
+      ...this.h.transport.messageFields(
+        t.argsKey,
+        t.on.id,
+        loop ? Array.from({ length: t.on.partitions }, (_, p) => p) : [partition],
+      ),
     };
     try {
       if (loop) answer = await this.queue(fields, t.priority ?? 0, LOOP_TASK_TIMEOUT_MS, false);

@@ -120,13 +120,14 @@ export class TaskTransport {
 
   /**
    * The task-message fields that tell a worker where the driver's task channel is; or, without
-   * the channel and under a cluster secret, the digests of the values a task on `placement`
-   * with arguments `argsKey` may read from Redis (its arguments, the placement's partitions,
-   * the broadcasts).
+   * the channel and under a cluster secret, the digests of the values a task with arguments
+   * `argsKey` may read from Redis: its arguments, the broadcasts, and partitions `partitions` of
+   * `placement` (its own, or every one for a loop slot, which reads several).
    */
   messageFields(
     argsKey: string,
-    placement: { readonly id: string; readonly partitions: number },
+    placement: string,
+    partitions: readonly number[],
   ): { channel?: string; channelToken?: string; digests?: Record<string, string> } {
     if (this.channel === undefined) {
       if (this.digests.size === 0) return {};
@@ -136,8 +137,7 @@ export class TaskTransport {
         if (digest !== undefined) digests[key] = digest.hex;
       };
       named(argsKey);
-      for (let p = 0; p < placement.partitions; p++)
-        named(this.o.keys.partition(this.o.run, placement.id, p));
+      for (const p of partitions) named(this.o.keys.partition(this.o.run, placement, p));
       for (const [key, digest] of this.digests) if (digest.kind === 'broadcast') digests[key] = digest.hex;
       return { digests };
     }
