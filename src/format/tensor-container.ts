@@ -15,10 +15,17 @@
  * `bad-tensor` (they belong to no tensor); a data section cut short of that padding is `truncated`.
  */
 import { createHash } from 'node:crypto';
-import { ModelFileError, type ModelFileFault } from '../errors.ts';
-
+import { ModelFileError } from '../errors.ts';
 import type { DType, Tensor, TensorData } from '../tensor.ts';
 import { VERSION } from '../version.ts';
+import {
+  canonicalJson,
+  describe,
+  type Fail,
+  FORBIDDEN_KEYS,
+  findForbiddenKey,
+  isPlainObject,
+} from './header-json.ts';
 
 export type { DType, Tensor, TensorData };
 
@@ -117,7 +124,6 @@ const ALIGN = 8;
 const ARRAY_TYPE = { f64: Float64Array, f32: Float32Array, i32: Int32Array, u8: Uint8Array } as const;
 const DTYPES = Object.keys(ARRAY_TYPE) as DType[];
 /** Keys that reach or replace a prototype when code later copies or merges the object. */
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 const HEADER_FIELDS = [
   'format',
   'formatVersion',
@@ -415,8 +421,6 @@ export function checkFileSize(size: number, fileName: string, limits: ModelFileL
   }
 }
 
-type Fail = (fault: ModelFileFault, detail: string, hint?: string) => ModelFileError;
-
 const CORRUPT = 'the file is corrupt; write it again from the model';
 
 function failFor(fileName: string): Fail {
@@ -538,89 +542,6 @@ function shapeSize(shape: unknown): number | undefined {
     count *= d as number;
   }
   return Number.isSafeInteger(count) ? count : undefined;
-}
-
-/**
- * A deep copy of `value` with object keys sorted, so equal contents give equal bytes; refuses
- * anything JSON would drop or change silently.
- */
-function canonicalJson(value: unknown, path: string, ancestors: object[], fail: Fail): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) {
-      throw fail(
-        'bad-header',
-        `${path} is ${value}, which JSON cannot hold`,
-        'store it as a tensor or a string',
-      );
-    }
-    return value;
-  }
-  if (typeof value !== 'object') throw fail('bad-header', `${path} is a ${typeof value}, not JSON data`);
-  if (ancestors.includes(value)) throw fail('bad-header', `${path} refers back to itself`);
-  ancestors.push(value);
-  let out: unknown;
-  if (Array.isArray(value)) {
-    out = value.map((v, i) => {
-      if (v === undefined) throw fail('bad-header', `${path}[${i}] is undefined, which JSON cannot hold`);
-      return canonicalJson(v, `${path}[${i}]`, ancestors, fail);
-    });
-  } else if (isPlainObject(value)) {
-    const obj: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      if (FORBIDDEN_KEYS.has(key)) throw fail('forbidden-key', `${path} has the key '${key}'`, 'rename it');
-      const v = value[key];
-      if (v !== undefined) obj[key] = canonicalJson(v, `${path}.${key}`, ancestors, fail);
-    }
-    out = obj;
-  } else {
-    const hint = 'convert it to plain objects and arrays';
-    throw fail('bad-header', `${path} is a ${describe(value)}, not plain JSON data`, hint);
-  }
-  ancestors.pop();
-  return out;
-}
-
-/** The first forbidden key anywhere in parsed JSON, found without recursion so depth cannot overflow the stack. */
-function findForbiddenKey(root: object): { key: string; path: string } | undefined {
-  const stack: { value: unknown; path: string }[] = [{ value: root, path: '(header)' }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { value, path } = item;
-    if (value === null || typeof value !== 'object') continue;
-    if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: `${path}[${i}]` });
-      continue;
-    }
-    // JSON.parse makes "__proto__" an own property, so Object.keys sees it.
-    const keys = Object.keys(value);
-    for (const key of keys) if (FORBIDDEN_KEYS.has(key)) return { key, path };
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i]!;
-      stack.push({
-        value: (value as Record<string, unknown>)[key],
-        path: path === '(header)' ? key : `${path}.${key}`,
-      });
-    }
-  }
-  return undefined;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** A short description of a bad value for error messages. */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) {
-    if (value.length > 8) return `an array of ${value.length}`;
-    return `[${value.map((v) => JSON.stringify(v) ?? String(v)).join(', ')}]`;
-  }
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
-  if (typeof value === 'string') return `'${value.length > 40 ? `${value.slice(0, 40)}…` : value}'`;
-  return String(value);
 }
 
 function alignUp(n: number): number {
