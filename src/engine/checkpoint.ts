@@ -10,11 +10,11 @@
  *
  * One store writes to a directory at a time; saves through one store are serialized.
  */
-import { createHash } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistmlError, ModelFileError, ParamError } from '../errors.ts';
 import { writeFileAtomic } from '../format/atomic-write.ts';
+import { sha256Hex } from '../format/sha256.ts';
 import {
   checkFileSize,
   decodeModelFile,
@@ -151,7 +151,7 @@ export class CheckpointStore {
       { fileName: join(this.dir, file) },
     );
     const done = this.tail.then(() =>
-      this.write({ step, file, bytes: bytes.byteLength, sha256: sha256(bytes) }, bytes),
+      this.write({ step, file, bytes: bytes.byteLength, sha256: sha256Hex(bytes) }, bytes),
     );
     this.tail = done.catch(() => undefined);
     return done;
@@ -254,7 +254,7 @@ export class CheckpointStore {
     const { step, file } = candidate;
     const path = join(this.dir, file);
     const bytes = await this.readCheckpoint(path, candidate.bytes);
-    const digest = sha256(bytes);
+    const digest = sha256Hex(bytes);
     if (candidate.sha256 !== undefined && digest !== candidate.sha256) {
       const detail = `checksum mismatch: the file's sha256 is ${digest.slice(0, 12)}…, the manifest says ${candidate.sha256.slice(0, 12)}…`;
       throw new CheckpointError(path, 'corrupt', detail);
@@ -380,8 +380,4 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }

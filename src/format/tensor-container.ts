@@ -14,7 +14,6 @@
  * the exact problem. Bytes after the last tensor beyond its 8-byte padding are refused as
  * `bad-tensor` (they belong to no tensor); a data section cut short of that padding is `truncated`.
  */
-import { createHash } from 'node:crypto';
 import { ModelFileError } from '../errors.ts';
 import type { DType, Tensor, TensorData } from '../tensor.ts';
 import { VERSION } from '../version.ts';
@@ -26,6 +25,7 @@ import {
   findForbiddenKey,
   isPlainObject,
 } from './header-json.ts';
+import { sha256Hex } from './sha256.ts';
 
 export type { DType, Tensor, TensorData };
 
@@ -191,7 +191,7 @@ export function encodeModelFile(contents: ModelFileContents, options: EncodeOpti
     const { buffer, byteOffset, byteLength, BYTES_PER_ELEMENT } = contents.tensors[name]!.data;
     const dst = data.subarray(entry.offsets[0], entry.offsets[1]);
     copyLittleEndian(new Uint8Array(buffer, byteOffset, byteLength), dst, BYTES_PER_ELEMENT);
-    entry.sha256 = sha256(dst);
+    entry.sha256 = sha256Hex(dst);
   }
 
   const header: ModelFileHeader = {
@@ -203,7 +203,7 @@ export function encodeModelFile(contents: ModelFileContents, options: EncodeOpti
     params,
     meta,
     tensors: entries,
-    dataSha256: sha256(data),
+    dataSha256: sha256Hex(data),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLength = alignUp(MODEL_PREFIX_BYTES + json.byteLength) - MODEL_PREFIX_BYTES;
@@ -237,7 +237,7 @@ export function decodeModelFile(
   const names = Object.keys(header.tensors).sort();
   for (const name of names) {
     const { offsets, sha256: expected } = header.tensors[name]!;
-    const actual = sha256(data.subarray(offsets[0], offsets[1]));
+    const actual = sha256Hex(data.subarray(offsets[0], offsets[1]));
     if (actual !== expected) {
       throw fail(
         'checksum-mismatch',
@@ -246,7 +246,7 @@ export function decodeModelFile(
       );
     }
   }
-  const dataSha = sha256(data);
+  const dataSha = sha256Hex(data);
   if (dataSha !== header.dataSha256) {
     const detail = `the data section has sha256 ${dataSha}, the header says ${header.dataSha256}`;
     throw fail('checksum-mismatch', `${detail} (every tensor matches, so the padding changed)`, CORRUPT);
@@ -546,10 +546,6 @@ function shapeSize(shape: unknown): number | undefined {
 
 function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /**

@@ -18,6 +18,7 @@ import type { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError, TaskFailedError } from '../../errors.ts';
+import { sha256Hex } from '../../format/sha256.ts';
 import {
   getSourceHandlers,
   type Plain,
@@ -28,7 +29,7 @@ import {
 import type { ClusterKeys } from './cluster-keys.ts';
 import type { MessageLineage, TaskMessage } from './task-message.ts';
 import { MAX_VALUE_BYTES } from './tensor-codec.ts';
-import { checkDigest, sha256Hex } from './value-digest.ts';
+import { checkDigest } from './value-digest.ts';
 
 const packr = new Packr({ moreTypes: true, useRecords: false });
 

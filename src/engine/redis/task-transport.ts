@@ -8,12 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { DistmlError, TaskFailedError } from '../../errors.ts';
+import { sha256Hex } from '../../format/sha256.ts';
 import type { KernelArgs } from '../kernel-registry.ts';
 import { channelKey } from './channel-frames.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
 import { DriverChannel, type RunFacts } from './task-channel.ts';
 import { decodeFloat64, encodeArgs } from './tensor-codec.ts';
-import { sha256Hex } from './value-digest.ts';
 
 /** What a worker answers for a finished task. */
 export interface TaskReturn {

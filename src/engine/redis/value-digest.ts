@@ -5,15 +5,8 @@
  * refuses bytes with another digest, so that whoever can write to Redis without the cluster
  * secret cannot change what a task computes.
  */
-import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
-
-/** Hex SHA-256 of the concatenation of `pieces`. */
-export function sha256Hex(...pieces: readonly Uint8Array[]): string {
-  const hash = createHash('sha256');
-  for (const piece of pieces) hash.update(piece);
-  return hash.digest('hex');
-}
+import { sha256Hex } from '../../format/sha256.ts';
 
 /**
  * Checks that `bytes`, read from Redis, are those of `digest`, the one the signed task names.
