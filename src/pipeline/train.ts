@@ -1,15 +1,19 @@
 /**
  * Training from a raw frame: picks the model by name, learns the preprocessing and the labels from
- * the training rows, places the encoded matrix on an engine and fits.
+ * the training rows, places the encoded matrix on an engine and fits. On a cluster engine the
+ * rows go out as the frame holds them and each worker encodes its own (frame-partitions.ts).
  */
+import type { DesignMatrix } from '../data/design-matrix.ts';
 import type { Frame, Schema } from '../data/frame.ts';
 import type { DistributedMatrix, Engine } from '../engine/engine.ts';
 import { InlineEngine } from '../engine/inline-engine.ts';
+import { isRawPartitionEngine, type RawPartitionEngine } from '../engine/raw-partitions.ts';
 import type { Checkpointer, Estimator, FitProgress, ModelDefinition } from '../models/estimator.ts';
 import type { RawParams } from '../models/params.ts';
 import { getModel } from '../models/registry.ts';
 import { encodeLabels, fitLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
 import { applyPlan, fitPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
+import { type FramePlacement, framePartitions } from './frame-partitions.ts';
 import type { ModelMeta } from './model-meta.ts';
 import { appendWeightColumn, readSampleWeights } from './sample-weight.ts';
 import { TrainedModel } from './trained-model.ts';
@@ -63,19 +67,12 @@ export async function train(frame: Frame, options: TrainOptions): Promise<Traine
   }
   const plan = fitPlan(features, definition.inputNeeds(estimator.params));
   const engine = options.engine ?? new InlineEngine();
-  // Preprocessing writes straight into the engine's memory, so placing the data copies nothing.
-  const allocate = (length: number) => engine.allocate(length);
-  const encoded = applyPlan(plan, features, 'the training data', allocate);
-  const { rows, cols } = encoded;
-  const X = weights === undefined ? encoded.X : appendWeightColumn(encoded.X, rows, cols, weights, allocate);
-  const yPlaced = allocate(rows);
-  yPlaced.set(y);
+  const partitions = options.partitions ?? engine.workers;
   const classes = labels?.classes.length ?? 0;
   try {
-    const matrix = await engine.distribute(
-      { rows, cols: weights === undefined ? cols : cols + 1, X, y: yPlaced },
-      { partitions: options.partitions ?? engine.workers },
-    );
+    const matrix = isRawPartitionEngine(engine)
+      ? await placeRaw(engine, framePartitions(features, plan, y, weights, partitions))
+      : await engine.distribute(encode(engine, plan, features, y, weights), { partitions });
     return await fitPlaced(matrix, {
       definition,
       estimator,
@@ -90,6 +87,28 @@ export async function train(frame: Frame, options: TrainOptions): Promise<Traine
   } finally {
     if (options.engine === undefined) await engine.close();
   }
+}
+
+/** The training matrix, encoded here straight into the engine's memory, so placing it copies nothing. */
+function encode(
+  engine: Engine,
+  plan: PreprocessPlan,
+  features: Frame,
+  y: Float64Array,
+  weights: Float64Array | undefined,
+): DesignMatrix {
+  const allocate = (length: number) => engine.allocate(length);
+  const encoded = applyPlan(plan, features, 'the training data', allocate);
+  const { rows, cols } = encoded;
+  const X = weights === undefined ? encoded.X : appendWeightColumn(encoded.X, rows, cols, weights, allocate);
+  const yPlaced = allocate(rows);
+  yPlaced.set(y);
+  return { rows, cols: weights === undefined ? cols : cols + 1, X, y: yPlaced };
+}
+
+/** The frame's rows placed raw, for the engine's workers to encode (frame-partitions.ts). */
+function placeRaw(engine: RawPartitionEngine, raw: FramePlacement): Promise<DistributedMatrix> {
+  return engine.distributeRaw(raw.parts, raw.encoding, raw.cols);
 }
 
 /** What {@link fitPlaced} needs besides the placed matrix. */

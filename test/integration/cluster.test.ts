@@ -107,9 +107,10 @@ test('three worker processes train the same model as the serial engine, each par
   const { passes, channelFetches, channelPushes } = cluster.report.engine;
   assert.equal(channelFetches, 6 + 3 * passes);
   assert.ok(channelPushes > 0 && channelPushes <= 3 * (passes - 1), `${channelPushes} pushes`);
-  // Each partition ([rows, cols, X, y] in float64) left the driver once, for its owner.
+  // Each partition left the driver once, for its owner, as the frame holds its rows (float64
+  // [rows, y, each numeric column], frame-partitions.ts): the worker encodes them.
   const { trainRows, features } = cluster.report.data;
-  assert.equal(cluster.report.engine.partitionBytesOut, 8 * (6 * 2 + trainRows * (features + 1)));
+  assert.equal(cluster.report.engine.partitionBytesOut, 8 * (6 * 1 + trainRows * (features + 1)));
   assert.match(cluster.stderr, /engine: cluster redis:\/\/127\.0\.0\.1:\d+\/?, 3 workers/);
   // Owners are dealt round-robin over the workers sorted by name: a 0,3; b 1,4; c 2,5. Each
   // loads its two partitions from Redis once and runs every task on them.
@@ -144,7 +145,7 @@ test('--no-channel moves everything through Redis, --channel-port fixes the port
   assert.equal(viaRedis.report.engine.channelFetches, 0);
   // The same partitions, written to Redis once each instead of sent to their owners.
   const { trainRows, features } = viaRedis.report.data;
-  assert.equal(viaRedis.report.engine.partitionBytesOut, 8 * (6 * 2 + trainRows * (features + 1)));
+  assert.equal(viaRedis.report.engine.partitionBytesOut, 8 * (6 * 1 + trainRows * (features + 1)));
   assert.match(duo[0]!.log(), /loaded partition 0 of p\d+ from Redis/);
   // A port of our choosing: the workers are told it, and fetch from it.
   const holder = createServer();

@@ -57,8 +57,10 @@ export function workerCommand(): Command {
     if (secret === undefined) log('no cluster secret: task messages are not verified (see docs/cluster.md)');
     // Loaded on demand, so that other commands do not pay for bullmq and ioredis at start-up.
     const { startClusterWorker } = await import('../../engine/redis/cluster-worker.ts');
-    // Registers the handlers with which workers read partitions from a shared source.
+    // Registers the handlers with which workers read partitions from a shared source, and the
+    // decoder of the frames a driver sends raw.
     await import('../../pipeline/source-tasks.ts');
+    await import('../../pipeline/frame-partitions.ts');
     const worker = await startClusterWorker({
       ...clusterConnection(opts.cluster, opts),
       namespace: opts.namespace,

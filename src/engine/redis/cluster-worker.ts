@@ -18,6 +18,7 @@ import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError } from '../../errors.ts';
 import { hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
 import { type FaultSpec, faultAt, slowdownAt } from '../local/faults.ts';
+import { getPartitionDecoder } from '../raw-partitions.ts';
 import { channelKey } from './channel-frames.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
@@ -28,8 +29,8 @@ import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
 import { removeOrphanQueues } from './queue-janitor.ts';
 import { claimNonce } from './replay-guard.ts';
-import { runSourceTask, SpecCache, sourceOperation, sourcePartition } from './source-partitions.ts';
-import { checkTaskMessage, type TaskMessage } from './task-message.ts';
+import { final, runSourceTask, SpecCache, sourceOperation, sourcePartition } from './source-partitions.ts';
+import { checkTaskMessage, type MessageDecoder, type TaskMessage } from './task-message.ts';
 import { decodeArgs, encodeFloat64, viewFloat64 } from './tensor-codec.ts';
 import { WorkerChannels } from './worker-channels.ts';
 
@@ -119,6 +120,14 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   // The driver's values and the results travel over its task channel when its messages name one.
   const channels = new WorkerChannels(id);
   const values = new DriverValues(redis, channels, options.secret);
+  const sources: PartitionSources = {
+    redis,
+    keys,
+    values,
+    specs,
+    cache: partitions,
+    share: (part) => slots.shareable(part),
+  };
   let tasksSeen = 0;
   let lateResults = 0;
   const outputs = new Float64Pool(true);
@@ -157,7 +166,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         entry: options.loopEntry,
         loadPartition: (p, lineage) =>
           lineage === undefined
-            ? loadPartition(values, keys, partitions, { ...m, partition: p }, (part) =>
+            ? loadPartition(sources, { ...m, partition: p }, (part) =>
                 log(
                   `loaded partition ${p} of ${m.placement} from ${origin(m)} for a loop: ${part.rows} rows`,
                 ),
@@ -179,7 +188,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     }
     const part =
       m.lineage === undefined
-        ? await loadPartition(values, keys, partitions, m, (p) =>
+        ? await loadPartition(sources, m, (p) =>
             log(`loaded partition ${m.partition} of ${m.placement} from ${origin(m)}: ${p.rows} rows`),
           )
         : await sourcePartition(
@@ -348,38 +357,58 @@ function origin(m: TaskMessage): string {
 }
 
 async function loadPartition(
-  values: DriverValues,
-  keys: ClusterKeys,
-  cache: Map<string, DesignMatrix>,
+  from: PartitionSources,
   m: TaskMessage,
   onLoad: (part: DesignMatrix) => void,
 ): Promise<DesignMatrix> {
-  const key = keys.partition(m.run, m.placement, m.partition);
-  const cached = cache.get(key);
+  const key = from.keys.partition(m.run, m.placement, m.partition);
+  const cached = from.cache.get(key);
   if (cached !== undefined) return cached;
-  const bytes = await values.get(m, key);
-  if (bytes === null) {
-    throw new DistmlError(
-      'KERNEL',
-      `partition ${m.partition} of placement ${m.placement} (run ${m.run}) is not in ${origin(m)}`,
-    );
-  }
+  const bytes = await from.values.get(m, key);
+  const what = `partition ${m.partition} of placement ${m.placement}`;
+  if (bytes === null) throw new DistmlError('KERNEL', `${what} (run ${m.run}) is not in ${origin(m)}`);
+  const part =
+    m.decoder === undefined
+      ? viewPartition(bytes, what)
+      : await decodePartition(from, m.decoder, bytes, what);
+  onLoad(part);
+  return remember(from.cache, key, part, PARTITION_CACHE);
+}
+
+/** What {@link loadPartition} reads partitions from, and keeps them in. */
+interface PartitionSources {
+  readonly redis: Redis;
+  readonly keys: ClusterKeys;
+  readonly values: DriverValues;
+  readonly specs: SpecCache;
+  readonly cache: Map<string, DesignMatrix>;
+  /** The partition in memory the worker's kernel threads read (see kernel-threads.ts). */
+  readonly share: (part: DesignMatrix) => DesignMatrix;
+}
+
+/** A partition placed as [rows, cols, X, y], viewed in place. */
+function viewPartition(bytes: Buffer, what: string): DesignMatrix {
   // Viewed in place: driver values arrive in shared memory (driver-values.ts), which kernel threads
   // read without a copy (kernel-threads.ts).
-  const block = viewFloat64(bytes, `partition ${m.partition} of placement ${m.placement}`);
+  const block = viewFloat64(bytes, what);
   const rows = block[0]!;
   const cols = block[1]!;
   if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || block.length !== 2 + rows * cols + rows) {
-    throw new DistmlError('KERNEL', `partition ${m.partition} of placement ${m.placement} is malformed`);
+    throw new DistmlError('KERNEL', `${what} is malformed`);
   }
-  const part: DesignMatrix = {
-    rows,
-    cols,
-    X: block.subarray(2, 2 + rows * cols),
-    y: block.subarray(2 + rows * cols),
-  };
-  onLoad(part);
-  return remember(cache, key, part, PARTITION_CACHE);
+  return { rows, cols, X: block.subarray(2, 2 + rows * cols), y: block.subarray(2 + rows * cols) };
+}
+
+/** A partition the driver placed raw, decoded as its placement's spec says (../raw-partitions.ts). */
+async function decodePartition(
+  from: PartitionSources,
+  decoder: MessageDecoder,
+  bytes: Buffer,
+  what: string,
+): Promise<DesignMatrix> {
+  const spec = await from.specs.get(from.redis, decoder);
+  const decode = getPartitionDecoder(decoder.name);
+  return from.share(await final(async () => decode(bytes, spec, what)));
 }
 
 async function loadArgs(values: DriverValues, m: TaskMessage): Promise<KernelArgs> {

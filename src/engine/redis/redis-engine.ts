@@ -31,6 +31,7 @@ import type {
 } from '../engine.ts';
 import { afterDependencies } from '../engine.ts';
 import { type BroadcastHandle, getKernel, type KernelArgs } from '../kernel-registry.ts';
+import type { RawEncoding, RawPartition } from '../raw-partitions.ts';
 import type { Plain, SourceLineage } from '../source-tasks.ts';
 import { CapacityPlanner, capacity, rebalanceOptions } from './capacity.ts';
 import { connect, lastConnectionError, redactUrl, redisOptions } from './cluster-connection.ts';
@@ -47,7 +48,9 @@ import {
   type SourceDriver,
   slotLineages,
   storeLineage,
+  storeSpec,
 } from './source-partitions.ts';
+import type { MessageDecoder } from './task-message.ts';
 import { type TaskCall, TaskRunner } from './task-runner.ts';
 import { TaskTransport } from './task-transport.ts';
 import { withTimeout } from './timeouts.ts';
@@ -57,6 +60,7 @@ export type { RedisEngineOptions, RedisTelemetry } from './redis-engine-options.
 /** The calls whose errors become the run's loss, once the run is lost. */
 const GUARDED = [
   'distribute',
+  'distributeRaw',
   'profileSources',
   'scoreSources',
   'placeSources',
@@ -78,6 +82,8 @@ export class RedisEngine implements Engine {
   private readonly placements = new Map<string, DistributedMatrix>();
   /** Lineage of the placements whose workers read their partitions from a source. */
   private readonly lineages = new Map<string, PlacedLineage>();
+  /** How the workers decode the partitions of placements the driver sent raw. */
+  private readonly decoders = new Map<string, MessageDecoder>();
   private passes = 0;
   private readonly loopTelemetry = emptyLoopTelemetry();
   private closed = false;
@@ -226,23 +232,53 @@ export class RedisEngine implements Engine {
 
   async distribute(data: DesignMatrix, layout: Layout = {}): Promise<DistributedMatrix> {
     this.checkOpen();
-    const id = `p${this.nextPlacement++}`;
     const ranges = blockRanges(data.rows, layout.partitions ?? this.workers);
     // Each partition is one value, [rows, cols, X, y], put out as three pieces without a copy.
+    return this.placeValues(
+      `p${this.nextPlacement++}`,
+      ranges.map(([start, end]) => [
+        new Float64Array([end - start, data.cols]),
+        data.X.subarray(start * data.cols, end * data.cols),
+        data.y.subarray(start, end),
+      ]),
+      data.rows,
+      data.cols,
+    );
+  }
+
+  /** Places raw partitions that the workers decode (see ../raw-partitions.ts). */
+  async distributeRaw(
+    parts: readonly RawPartition[],
+    encoding: RawEncoding,
+    cols: number,
+  ): Promise<DistributedMatrix> {
+    this.checkOpen();
+    const id = `p${this.nextPlacement++}`;
+    const spec = await storeSpec(this.sourceDriver(), id, encoding.spec);
+    this.decoders.set(id, { name: encoding.decoder, ...spec });
+    const rows = parts.reduce((sum, part) => sum + part.rows, 0);
+    return this.placeValues(
+      id,
+      parts.map((part) => part.pieces),
+      rows,
+      cols,
+    );
+  }
+
+  /** Puts out partition p of placement `id` as the concatenation of `pieces[p]`. */
+  private async placeValues(
+    id: string,
+    pieces: readonly (readonly ArrayBufferView[])[],
+    rows: number,
+    cols: number,
+  ): Promise<DistributedMatrix> {
     await this.transport.putValues(
       'partition',
-      ranges.map(([start, end], index) => ({
-        key: this.keys.partition(this.run, id, index),
-        pieces: [
-          new Float64Array([end - start, data.cols]),
-          data.X.subarray(start * data.cols, end * data.cols),
-          data.y.subarray(start, end),
-        ],
-      })),
+      pieces.map((p, index) => ({ key: this.keys.partition(this.run, id, index), pieces: p })),
     );
-    const placement: DistributedMatrix = { id, rows: data.rows, cols: data.cols, partitions: ranges.length };
+    const placement: DistributedMatrix = { id, rows, cols, partitions: pieces.length };
     this.placements.set(id, placement);
-    this.router.place(id, ranges.length);
+    this.router.place(id, pieces.length);
     return placement;
   }
 
@@ -379,6 +415,7 @@ export class RedisEngine implements Engine {
           resultLength,
           loop: true,
           ...(lineages === undefined ? {} : { lineages }),
+          ...this.decoderOf(on),
         });
       },
       io: (p) => this.io(p),
@@ -402,8 +439,10 @@ export class RedisEngine implements Engine {
   async release(on: DistributedMatrix): Promise<void> {
     if (!this.placements.delete(on.id)) return;
     this.router.forget(on.id);
-    const placed = this.lineages.get(on.id);
-    if (this.lineages.delete(on.id)) await this.io(this.redis.del(placed!.specKey));
+    const spec = this.lineages.get(on.id)?.specKey ?? this.decoders.get(on.id)?.specKey;
+    this.lineages.delete(on.id);
+    this.decoders.delete(on.id);
+    if (spec !== undefined) await this.io(this.redis.del(spec));
     await this.transport.dropValues(
       Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p)),
     );
@@ -457,10 +496,20 @@ export class RedisEngine implements Engine {
     return this.runner.run(this.withLineage(t));
   }
 
-  /** The task with its partition's lineage, when its placement was read from a source. */
+  /**
+   * The task with its partition's lineage, when its placement was read from a source, or its
+   * decoder, when the driver placed it raw.
+   */
   private withLineage(t: Omit<TaskCall, 'lineage' | 'loop'>): Omit<TaskCall, 'loop'> {
     const placed = this.lineages.get(t.on.id);
-    return placed === undefined ? t : { ...t, lineage: messageLineage(placed, t.partition) };
+    if (placed !== undefined) return { ...t, lineage: messageLineage(placed, t.partition) };
+    return { ...t, ...this.decoderOf(t.on) };
+  }
+
+  /** The decoder field of a task on `on`, when the driver placed it raw. */
+  private decoderOf(on: DistributedMatrix): { decoder?: MessageDecoder } {
+    const decoder = this.decoders.get(on.id);
+    return decoder === undefined ? {} : { decoder };
   }
 
   /**

@@ -152,8 +152,24 @@ export async function storeLineage(
   id: string,
   lineage: SourceLineage,
 ): Promise<PlacedLineage> {
+  return {
+    handlers: lineage.handlers,
+    splits: lineage.splits,
+    ...(await storeSpec(driver, id, lineage.spec)),
+  };
+}
+
+/**
+ * Writes the spec of placement `id` (what workers do with its partitions) to Redis; returns its key
+ * and the digest that task messages carry signed.
+ */
+export async function storeSpec(
+  driver: SourceDriver,
+  id: string,
+  spec: Plain,
+): Promise<{ specKey: string; specDigest: string }> {
   const specKey = driver.keys.spec(driver.run, id);
-  const bytes = packr.pack(lineage.spec);
+  const bytes = packr.pack(spec);
   // Workers refuse a larger value; say so here, before any task is queued.
   if (bytes.byteLength > MAX_VALUE_BYTES) {
     throw new DistmlError(
@@ -164,7 +180,7 @@ export async function storeLineage(
   }
   driver.account(bytes.byteLength, 0);
   await driver.io(driver.redis.set(specKey, bytes));
-  return { handlers: lineage.handlers, splits: lineage.splits, specKey, specDigest: sha256Hex(bytes) };
+  return { specKey, specDigest: sha256Hex(bytes) };
 }
 
 function decodePlain(bytes: Buffer, what: string): Plain {
@@ -185,13 +201,12 @@ export class SpecCache {
    * The spec of `lineage`, read from Redis once.
    * @throws UnrecoverableError when the value's bytes do not have the digest the signed task carries
    */
-  async get(redis: Redis, lineage: MessageLineage): Promise<Plain> {
-    const { specKey: key, specDigest: digest } = lineage;
+  async get(redis: Redis, named: { readonly specKey: string; readonly specDigest: string }): Promise<Plain> {
+    const { specKey: key, specDigest: digest } = named;
     const cached = this.specs.get(`${key}#${digest}`);
     if (cached !== undefined) return cached;
     const bytes = await redis.getBuffer(key);
-    if (bytes === null)
-      throw new DistmlError('KERNEL', `the spec ${key} of a source partition is not in Redis`);
+    if (bytes === null) throw new DistmlError('KERNEL', `the spec ${key} of a placement is not in Redis`);
     checkDigest(`the spec ${key}`, bytes, digest);
     const spec = decodePlain(bytes, `spec ${key}`);
     if (this.specs.size >= 8) this.specs.delete(this.specs.keys().next().value as string);
@@ -251,7 +266,7 @@ export async function sourcePartition(
 }
 
 /** Runs `f`; a data error it throws becomes final for BullMQ (no more attempts). */
-async function final<T>(f: () => Promise<T>): Promise<T> {
+export async function final<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (err) {

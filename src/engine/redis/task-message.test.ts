@@ -61,3 +61,18 @@ test("the values' digests are signed with the message: a changed, added or dropp
   assert.equal(checkTaskMessage({ ...m, digests: { k: 'not-hex' } }, secret), 'malformed');
   assert.equal(checkTaskMessage({ ...m, digests: [a] }, secret), 'malformed');
 });
+
+test("a raw placement's decoder is signed with the message: another decoder, spec or digest is refused", () => {
+  const decoder = { name: 'frame', specKey: 'distml:run:r1:spec:p0', specDigest: 'c'.repeat(64) };
+  const m = makeTaskMessage({ ...fields, decoder }, secret);
+  assert.equal(checkTaskMessage(m, secret), undefined);
+  for (const changed of [
+    { ...decoder, name: 'other' },
+    { ...decoder, specKey: 'distml:run:r1:spec:p1' },
+    { ...decoder, specDigest: 'd'.repeat(64) },
+  ])
+    assert.equal(checkTaskMessage({ ...m, decoder: changed }, secret), 'bad-signature');
+  const { decoder: _dropped, ...without } = m;
+  assert.equal(checkTaskMessage(without, secret), 'bad-signature');
+  assert.equal(checkTaskMessage({ ...m, decoder: { ...decoder, specDigest: 'short' } }, secret), 'malformed');
+});

@@ -26,6 +26,18 @@ export interface MessageLineage {
   readonly specDigest: string;
 }
 
+/**
+ * How a worker decodes the partitions of a placement the driver sent raw (see ../raw-partitions.ts):
+ * the decoder's registry name and the Redis key of the spec, with the SHA-256 of its bytes, signed
+ * with the message like a lineage's.
+ */
+export interface MessageDecoder {
+  readonly name: string;
+  readonly specKey: string;
+  /** Hex SHA-256 of the spec value's bytes. */
+  readonly specDigest: string;
+}
+
 /** A task as it travels through the queue. */
 export interface TaskMessage {
   readonly v: number;
@@ -45,6 +57,8 @@ export interface TaskMessage {
    * owns, in partition order (slot, slot + W, …).
    */
   readonly lineages?: readonly MessageLineage[];
+  /** Present when the placement's partitions are raw, for the worker to decode. */
+  readonly decoder?: MessageDecoder;
   /**
    * `host:port` of the driver's task channel (task-channel.ts), when it has one: the worker then
    * fetches the arguments, the partition (unless it has a lineage) and broadcasts from there, and
@@ -74,6 +88,8 @@ function canonical(m: Omit<TaskMessage, 'sig'>): string {
   // The lineage is signed too: a forged one could make a worker read any file it can reach.
   const lineage = m.lineage === undefined ? [] : [m.lineage];
   const lineages = m.lineages === undefined ? [] : [{ lineages: m.lineages }];
+  // A forged decoder or spec would make a worker build another matrix than the driver placed.
+  const decoder = m.decoder === undefined ? [] : [{ decoder: m.decoder }];
   // So is the task channel's address: a forged one would send results to someone else.
   const channel = m.channel === undefined ? [] : [m.channel, m.channelToken ?? ''];
   // And the values' digests: without them, tensors in Redis could be changed unseen.
@@ -81,6 +97,7 @@ function canonical(m: Omit<TaskMessage, 'sig'>): string {
   return JSON.stringify([
     ...lineage,
     ...lineages,
+    ...decoder,
     ...channel,
     ...digests,
     m.v,
@@ -126,6 +143,7 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
     !Number.isSafeInteger(m.resultLength) ||
     (m.lineage !== undefined && !isLineage(m.lineage)) ||
     (m.lineages !== undefined && !(Array.isArray(m.lineages) && m.lineages.every(isLineage))) ||
+    (m.decoder !== undefined && !isDecoder(m.decoder)) ||
     (m.channel !== undefined && typeof m.channel !== 'string') ||
     (m.channelToken !== undefined && !/^[0-9a-f]{64}$/.test(String(m.channelToken))) ||
     (m.digests !== undefined && !isDigests(m.digests))
@@ -145,12 +163,19 @@ export function checkTaskMessage(data: unknown, secret?: Buffer): RefusalReason 
 function isLineage(l: unknown): l is MessageLineage {
   if (typeof l !== 'object' || l === null) return false;
   const x = l as Partial<MessageLineage>;
+  return typeof x.handlers === 'string' && namesSpec(x) && x.split !== undefined;
+}
+
+function isDecoder(d: unknown): d is MessageDecoder {
+  if (typeof d !== 'object' || d === null) return false;
+  const x = d as Partial<MessageDecoder>;
+  return typeof x.name === 'string' && namesSpec(x);
+}
+
+/** Whether `x` names a spec value by key and hex SHA-256. */
+function namesSpec(x: { readonly specKey?: unknown; readonly specDigest?: unknown }): boolean {
   return (
-    typeof x.handlers === 'string' &&
-    typeof x.specKey === 'string' &&
-    typeof x.specDigest === 'string' &&
-    /^[0-9a-f]{64}$/.test(x.specDigest) &&
-    x.split !== undefined
+    typeof x.specKey === 'string' && typeof x.specDigest === 'string' && /^[0-9a-f]{64}$/.test(x.specDigest)
   );
 }
 

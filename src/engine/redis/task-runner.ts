@@ -18,7 +18,12 @@ import { type Speculation, stragglerLimitMs } from '../stragglers.ts';
 import { TreeCombiner } from '../tree-combiner.ts';
 import type { LaneEvent, TaskRouter } from './placement.ts';
 import type { RunFacts } from './task-channel.ts';
-import { type MessageLineage, makeTaskMessage, type TaskMessage } from './task-message.ts';
+import {
+  type MessageDecoder,
+  type MessageLineage,
+  makeTaskMessage,
+  type TaskMessage,
+} from './task-message.ts';
 import type { TaskReturn, TaskTransport } from './task-transport.ts';
 
 /** The longest wait for one loop slot's task: a timer's limit (~24 days), in effect none. */
@@ -86,6 +91,8 @@ export interface TaskCall {
   readonly lineage?: MessageLineage;
   /** A loop slot on partitions read from a source: the lineages of every partition it owns. */
   readonly lineages?: readonly MessageLineage[];
+  /** How the worker decodes the partition, when the driver placed it raw. */
+  readonly decoder?: MessageDecoder;
   /** A pass's task, whose kernel time measures its worker's speed. */
   readonly measure?: boolean;
 }
@@ -192,6 +199,7 @@ export class TaskRunner {
       resultLength,
       ...(t.lineage === undefined ? {} : { lineage: t.lineage }),
       ...(t.lineages === undefined ? {} : { lineages: t.lineages }),
+      ...(t.decoder === undefined ? {} : { decoder: t.decoder }),
       // Every task fetches the driver's values over the channel; a pass's result comes back
       // over it too, a loop slot's through Redis.
       ...this.h.transport.messageFields(
