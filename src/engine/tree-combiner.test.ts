@@ -68,12 +68,42 @@ test('a non-finite result is named by its partition, wherever it sits in the tre
   }
 });
 
+test('in any order of arrival, the first non-finite value found is named by its partition', () => {
+  fc.assert(
+    fc.property(
+      fc
+        .integer({ min: 2, max: 9 })
+        .chain((n) =>
+          fc.tuple(
+            fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+            fc.integer({ min: 0, max: n - 1 }),
+            fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
+          ),
+        ),
+      ([order, culprit, bad]) => {
+        const found: NonFiniteValue[] = [];
+        const tree = new TreeCombiner(order.length, 'sum', (f) => found.push(f));
+        for (const p of order) tree.add(p, Float64Array.of(1, p === culprit ? bad : 2));
+        assert.deepEqual(found[0], { partition: culprit, index: 1, value: bad });
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
 test('finite results whose sum overflows are reported without a partition', () => {
   const found: NonFiniteValue[] = [];
   const tree = new TreeCombiner(2, 'sum', (f) => found.push(f));
   tree.add(0, Float64Array.of(1.5e308));
   tree.add(1, Float64Array.of(1.5e308));
   assert.deepEqual(found, [{ partition: undefined, index: 0, value: Number.POSITIVE_INFINITY }]);
+  // Partition 0 last: its arrival completes two sums at once, (0 + 1) + 2, and the second overflows.
+  const three: NonFiniteValue[] = [];
+  const fused = new TreeCombiner(3, 'sum', (f) => three.push(f));
+  fused.add(2, Float64Array.of(1e308));
+  fused.add(1, Float64Array.of(5e307));
+  fused.add(0, Float64Array.of(5e307));
+  assert.deepEqual(three, [{ partition: undefined, index: 0, value: Number.POSITIVE_INFINITY }]);
 });
 
 test('results combined otherwise than by a sum are checked one by one', () => {

@@ -6,7 +6,8 @@
  *
  * {@link TreeCombiner} combines results as they arrive, in any order, into the same tree: a node is
  * combined as soon as both its children are there, so the driver sums while other results are
- * still on their way, and the last arrival leaves one combination per level. It can also check
+ * still on their way, and the last arrival leaves one combination per level, which sums do two
+ * levels per pass over memory (3 partitions: (0 + 1) + 2 in one loop). It can also check
  * that results are finite, fused into the sums: a NaN or an infinity in any operand makes the sum
  * non-finite, so one test of each sum finds it, and a result is not read once more for the check.
  */
@@ -66,23 +67,23 @@ export class TreeCombiner {
     // partition) or combined otherwise is checked on its own.
     const fused = this.onNonFinite !== undefined && this.combine === 'sum' && this.count > 1;
     if (this.onNonFinite !== undefined && !fused) this.checkAlone(partition, part);
-    let node: TreeNode = { values: part, unchecked: fused ? partition : undefined };
+    const node: TreeNode = { values: part, unchecked: fused ? partition : undefined };
+    // The siblings this arrival completes, bottom up; an odd last node is carried up a level.
+    const siblings: Sibling[] = [];
     let index = partition;
-    for (let level = 0; level < this.levels.length - 1; level++) {
+    let level = 0;
+    for (; level < this.levels.length - 1; level++, index >>= 1) {
       const nodes = this.levels[level]!;
       const sibling = index ^ 1;
-      if (sibling < nodes.length) {
-        const other = nodes[sibling];
-        if (other === undefined) {
-          nodes[index] = node;
-          return;
-        }
-        nodes[sibling] = undefined;
-        node = index < sibling ? this.join(node, other) : this.join(other, node);
-      }
-      index >>= 1;
+      if (sibling >= nodes.length) continue;
+      const other = nodes[sibling];
+      if (other === undefined) break;
+      nodes[sibling] = undefined;
+      siblings.push({ node: other, left: sibling < index });
     }
-    this.root = node.values;
+    const made = this.fold(node, siblings);
+    if (level === this.levels.length - 1) this.root = made.values;
+    else this.levels[level]![index] = made;
   }
 
   /** The combined result, once every partition was added. */
@@ -90,6 +91,45 @@ export class TreeCombiner {
     if (this.root === undefined)
       throw new RangeError(`${this.count - this.added} of ${this.count} partitions not combined yet`);
     return this.root;
+  }
+
+  /** `siblings` folded into `node` in order, each on its side; the node they make. */
+  private fold(node: TreeNode, siblings: readonly Sibling[]): TreeNode {
+    let made = node;
+    let i = 0;
+    // Sums fold two siblings per pass over memory: the partial sum is not written and read back.
+    if (this.combine === 'sum')
+      for (; i + 1 < siblings.length; i += 2) made = this.sumTwo(made, siblings[i]!, siblings[i + 1]!);
+    for (; i < siblings.length; i++) {
+      const s = siblings[i]!;
+      made = s.left ? this.join(s.node, made) : this.join(made, s.node);
+    }
+    return made;
+  }
+
+  /**
+   * `s1` then `s2` summed into `node` in one pass: (node + s1) + s2, the bits of two joins (a sum
+   * of two is the same either way round), left in the array two joins would leave it in.
+   */
+  private sumTwo(node: TreeNode, s1: Sibling, s2: Sibling): TreeNode {
+    const a = node.values;
+    const b = s1.node.values;
+    const c = s2.node.values;
+    const out = s2.left ? c : s1.left ? b : a;
+    if (this.onNonFinite === undefined) {
+      for (let j = 0; j < out.length; j++) out[j] = a[j]! + b[j]! + c[j]!;
+    } else {
+      for (let j = 0; j < out.length; j++) {
+        const u = a[j]!;
+        const v = b[j]!;
+        const w = c[j]!;
+        const s = u + v + w;
+        out[j] = s;
+        if (s - s !== 0) this.nonFiniteOfTwo(node, s1, s2, j, u, v, w);
+      }
+    }
+    for (const x of [a, b, c]) if (x !== out) this.onFolded?.(x);
+    return { values: out, unchecked: undefined };
   }
 
   /** `b` folded into `a` (the left node); the node they make. */
@@ -116,6 +156,27 @@ export class TreeCombiner {
     return { values: x, unchecked: undefined };
   }
 
+  /** What {@link nonFinite} says of the first of {@link sumTwo}'s two sums that is not finite. */
+  private nonFiniteOfTwo(
+    node: TreeNode,
+    s1: Sibling,
+    s2: Sibling,
+    index: number,
+    u: number,
+    v: number,
+    w: number,
+  ) {
+    const first = u + v;
+    if (first - first !== 0) {
+      if (s1.left) this.nonFinite(s1.node, node, index, v, u, first);
+      else this.nonFinite(node, s1.node, index, u, v, first);
+      return;
+    }
+    const made: TreeNode = { values: node.values, unchecked: undefined };
+    if (s2.left) this.nonFinite(s2.node, made, index, w, first, first + w);
+    else this.nonFinite(made, s2.node, index, first, w, first + w);
+  }
+
   /** Names the operand that held a non-finite value, or the sum that overflowed. */
   private nonFinite(a: TreeNode, b: TreeNode, index: number, u: number, v: number, sum: number): void {
     if (u - u !== 0) this.onNonFinite!({ partition: a.unchecked, index, value: u });
@@ -132,6 +193,12 @@ export class TreeCombiner {
       }
     }
   }
+}
+
+/** A node an arrival folds in, and whether it is the left operand. */
+interface Sibling {
+  readonly node: TreeNode;
+  readonly left: boolean;
 }
 
 /**
