@@ -22,11 +22,17 @@ export interface RawPartition {
 
 /**
  * Turns one raw partition's bytes into its matrix.
- * @param bytes - the concatenated pieces, starting at a multiple of 8 in memory the result may view
+ * @param bytes - the concatenated pieces, starting at a multiple of 8; gone once this returns
  * @param what - names the partition in errors
+ * @param allocate - where the matrix and targets go (memory the worker's kernel threads read)
  * @throws DistmlError (a data error is final: decoding the same bytes again fails the same way)
  */
-export type PartitionDecoder = (bytes: Uint8Array, spec: Plain, what: string) => DesignMatrix;
+export type PartitionDecoder = (
+  bytes: Uint8Array,
+  spec: Plain,
+  what: string,
+  allocate: (length: number) => Float64Array,
+) => DesignMatrix;
 
 /** How the workers decode the partitions of one placement. */
 export interface RawEncoding {

@@ -21,8 +21,16 @@ export type Plain = null | boolean | number | string | readonly Plain[] | { read
 export interface SourceHandlers {
   /** Summarises the rows of `split` (a preprocessing profile): plain data the driver merges. */
   profile(split: Plain, spec: Plain, run: string): Promise<Plain>;
-  /** Reads the rows of `split` and encodes them as `spec` says: the matrix kernels run on. */
-  build(split: Plain, spec: Plain, run: string): Promise<DesignMatrix>;
+  /**
+   * Reads the rows of `split` and encodes them as `spec` says: the matrix kernels run on, its
+   * arrays from `allocate` (memory the worker's kernel threads read in place).
+   */
+  build(
+    split: Plain,
+    spec: Plain,
+    run: string,
+    allocate: (length: number) => Float64Array,
+  ): Promise<DesignMatrix>;
   /**
    * Evaluates something on the rows of `split` that needs no partition (a fitted model scoring the
    * rows the build of the same run left out, the model travelling in `spec` as data): plain data

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Frame } from '../data/frame.ts';
+import { sharedFloat64 } from '../engine/local/protocol.ts';
 import { getPartitionDecoder } from '../engine/raw-partitions.ts';
 import { applyPlan, fitPlan } from '../preprocess/preprocessor.ts';
 import { FRAME_DECODER, framePartitions } from './frame-partitions.ts';
@@ -39,7 +40,9 @@ test('each decoded partition holds, bit for bit, its rows of the matrix applyPla
     const decode = getPartitionDecoder(FRAME_DECODER);
     let row = 0;
     for (const [p, part] of placed.parts.entries()) {
-      const m = decode(received(part.pieces), placed.encoding.spec, `partition ${p}`);
+      const m = decode(received(part.pieces), placed.encoding.spec, `partition ${p}`, sharedFloat64);
+      // In the memory it was given, which the worker's kernel threads read without a copy.
+      assert.ok(m.X.buffer instanceof SharedArrayBuffer && m.y.buffer instanceof SharedArrayBuffer);
       assert.equal(m.rows, part.rows);
       assert.equal(m.cols, cols);
       assert.deepStrictEqual(m.y, y.slice(row, row + m.rows));
@@ -81,6 +84,7 @@ test('a partition of the wrong length is refused, naming it', () => {
         bytes.subarray(0, bytes.byteLength - 8),
         placed.encoding.spec,
         'partition 0 of p3',
+        sharedFloat64,
       ),
     /partition 0 of p3 is malformed: \d+ bytes, expected \d+ for 7 rows/,
   );

@@ -76,7 +76,12 @@ function field(c: Column): Field {
 }
 
 /** Decodes and encodes one partition of {@link framePartitions} on a worker. */
-function decodeFrame(received: Uint8Array, specData: Plain, what: string): DesignMatrix {
+function decodeFrame(
+  received: Uint8Array,
+  specData: Plain,
+  what: string,
+  allocate: (length: number) => Float64Array,
+): DesignMatrix {
   const spec = specData as unknown as FrameSpec;
   // Float64 views need an offset that is a multiple of 8; driver values arrive so (driver-values.ts).
   const bytes = received.byteOffset % 8 === 0 ? received : new Uint8Array(received);
@@ -97,7 +102,8 @@ function decodeFrame(received: Uint8Array, specData: Plain, what: string): Desig
     return view;
   };
   // Copied, so that the received bytes can go once the rows are encoded.
-  const y = float64().slice();
+  const y = allocate(rows);
+  y.set(float64());
   const weights = spec.weighted ? float64() : undefined;
   const values = new Map<string, Float64Array>();
   for (const c of spec.columns) if (c.kind === 'number') values.set(c.name, float64());
@@ -107,8 +113,7 @@ function decodeFrame(received: Uint8Array, specData: Plain, what: string): Desig
     at += rows * 4;
     return categoricalColumn(c.name, codes, c.levels ?? []);
   });
-  const encoded = applyPlan(spec.plan, new Frame(columns), what);
-  const allocate = (length: number) => new Float64Array(length);
+  const encoded = applyPlan(spec.plan, new Frame(columns), what, allocate);
   if (weights === undefined) return { rows, cols: encoded.cols, X: encoded.X, y };
   const X = appendWeightColumn(encoded.X, rows, encoded.cols, weights, allocate);
   return { rows, cols: encoded.cols + 1, X, y };

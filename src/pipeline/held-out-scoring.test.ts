@@ -20,6 +20,9 @@ import type { ScoreSpec, SplitScores } from './held-out-scoring.ts';
 import { type BuildSpec, type ProfileSpec, type SplitProfile, TABULAR_SOURCE } from './source-tasks.ts';
 import { train } from './train.ts';
 
+/** Where a build's arrays go: plain memory, as a worker without kernel threads gives. */
+const plainArrays = (length: number) => new Float64Array(length);
+
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'distml-held-out-scoring-'));
@@ -82,7 +85,12 @@ test('profile and build see the training rows only; score answers the held-out r
   const X: number[] = [];
   const y: number[] = [];
   for (const split of source.splits) {
-    const part = await handlers().build(split as unknown as Plain, buildSpec as unknown as Plain, 'r1');
+    const part = await handlers().build(
+      split as unknown as Plain,
+      buildSpec as unknown as Plain,
+      'r1',
+      plainArrays,
+    );
     X.push(...part.X.subarray(0, part.rows * part.cols));
     y.push(...part.y);
   }

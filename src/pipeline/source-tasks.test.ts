@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readCsv } from '../data/csv-reader.ts';
 import { planSource } from '../data/source.ts';
+import { sharedFloat64 } from '../engine/local/protocol.ts';
 import { getSourceHandlers, type Plain } from '../engine/source-tasks.ts';
 import { applyPlan, fitPlan } from '../preprocess/preprocessor.ts';
 import { appendWeightColumn } from './sample-weight.ts';
@@ -28,6 +29,8 @@ const handlers = () => getSourceHandlers(TABULAR_SOURCE);
 const SPEC: ProfileSpec = { target: 'y', task: 'regression', sampleWeight: 'w' };
 /** The run the calls belong to (a cluster task's run id). */
 const RUN = 'run-1';
+/** Where a build's arrays go: shared memory, as a worker with kernel threads gives. */
+const sharedArrays = sharedFloat64;
 
 async function csv(name: string, lines: readonly string[]): Promise<string> {
   const path = join(dir, name);
@@ -79,8 +82,15 @@ test('weighted splits: summed for the driver, not features, and placed as the la
   const spec: BuildSpec = { ...SPEC, plan };
   const got: number[] = [];
   for (const split of source.splits) {
-    const part = await handlers().build(split as unknown as Plain, spec as unknown as Plain, RUN);
+    const part = await handlers().build(
+      split as unknown as Plain,
+      spec as unknown as Plain,
+      RUN,
+      sharedArrays,
+    );
     assert.equal(part.cols, 3);
+    // Built in the memory it was given (the worker's kernel threads read it there, uncopied).
+    assert.ok(part.X.buffer instanceof SharedArrayBuffer && part.y.buffer instanceof SharedArrayBuffer);
     got.push(...part.X);
   }
   assert.deepStrictEqual(got, [...want]);
@@ -166,7 +176,12 @@ test('a build never takes the rows another run profiled, even of a file rewritte
   const features = frame.drop(['y']);
   const plan = fitPlan(features, { standardize: false, dropFirstLevel: false });
   const build: BuildSpec = { ...spec, plan };
-  const part = await handlers().build(split as unknown as Plain, build as unknown as Plain, 'second-run');
+  const part = await handlers().build(
+    split as unknown as Plain,
+    build as unknown as Plain,
+    'second-run',
+    sharedArrays,
+  );
   const y = frame.column('y');
   assert.equal(y.kind, 'number');
   assert.deepStrictEqual([...part.y], [...(y.kind === 'number' ? y.values : [])]);

@@ -114,7 +114,12 @@ async function profile(splitData: Plain, specData: Plain, run: string): Promise<
   return summary as unknown as Plain;
 }
 
-async function build(splitData: Plain, specData: Plain, run: string): Promise<DesignMatrix> {
+async function build(
+  splitData: Plain,
+  specData: Plain,
+  run: string,
+  allocate: (length: number) => Float64Array,
+): Promise<DesignMatrix> {
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as BuildSpec;
   const key = handoffKey(run, split, spec);
@@ -139,15 +144,13 @@ async function build(splitData: Plain, specData: Plain, run: string): Promise<De
   return inSplit(split, () => {
     const target = targetOf(frame, spec.target, split);
     const features = frame.drop(notFeatures(spec));
-    const encoded = applyPlan(spec.plan, features, describeSplit(split));
+    const encoded = applyPlan(spec.plan, features, describeSplit(split), allocate);
     const { rows, cols } = encoded;
-    const y =
-      spec.task === 'classification'
-        ? Float64Array.from(encodeLabels(spec.labels!, target))
-        : Float64Array.from(regressionTarget(target));
+    const y = allocate(rows);
+    y.set(spec.task === 'classification' ? encodeLabels(spec.labels!, target) : regressionTarget(target));
     // Weighted partitions hold the weights as their last column, as the frame path places them.
     if (weights === undefined) return { rows, cols, X: encoded.X, y };
-    const X = appendWeightColumn(encoded.X, rows, cols, weights, (n) => new Float64Array(n));
+    const X = appendWeightColumn(encoded.X, rows, cols, weights, allocate);
     return { rows, cols: cols + 1, X, y };
   });
 }

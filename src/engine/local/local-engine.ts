@@ -29,7 +29,7 @@ import {
 } from '../kernel-registry.ts';
 import type { FaultSpec } from './faults.ts';
 import { SharedParameterServer } from './parameter-server.ts';
-import { type SharedPartition, sharedView } from './protocol.ts';
+import { type SharedPartition, sharedFloat64, sharedView } from './protocol.ts';
 import { TaskScheduler } from './scheduler.ts';
 import { WorkerPool } from './worker-pool.ts';
 
@@ -137,7 +137,7 @@ export class LocalEngine implements Engine {
   }
 
   allocate(length: number): Float64Array {
-    return new Float64Array(new SharedArrayBuffer(length * 8));
+    return sharedFloat64(length);
   }
 
   async distribute(data: DesignMatrix, layout: Layout = {}): Promise<DistributedMatrix> {

@@ -78,7 +78,12 @@ export interface WorkerInit {
 /** `a` itself when it lives in shared memory, else a shared copy (what threads read in place). */
 export function sharedView(a: Float64Array): Float64Array {
   if (a.buffer instanceof SharedArrayBuffer) return a;
-  const copy = new Float64Array(new SharedArrayBuffer(a.byteLength));
+  const copy = sharedFloat64(a.length);
   copy.set(a);
   return copy;
+}
+
+/** A zeroed float64 array of `length` in shared memory, which threads read in place. */
+export function sharedFloat64(length: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(length * 8));
 }

@@ -126,7 +126,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     values,
     specs,
     cache: partitions,
-    share: (part) => slots.shareable(part),
+    allocate: (length) => slots.allocate(length),
   };
   let tasksSeen = 0;
   let lateResults = 0;
@@ -178,6 +178,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
                 keys.partition(m.run, m.placement, p),
                 m.run,
                 lineage,
+                sources.allocate,
                 (key, part) => {
                   log(`read partition ${p} of ${m.placement} from its source for a loop: ${part.rows} rows`);
                   return remember(partitions, key, part, PARTITION_CACHE);
@@ -198,6 +199,7 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
             keys.partition(m.run, m.placement, m.partition),
             m.run,
             m.lineage,
+            sources.allocate,
             (key, p) => {
               log(`read partition ${m.partition} of ${m.placement} from its source: ${p.rows} rows`);
               return remember(partitions, key, slots.shareable(p), PARTITION_CACHE);
@@ -382,8 +384,8 @@ interface PartitionSources {
   readonly values: DriverValues;
   readonly specs: SpecCache;
   readonly cache: Map<string, DesignMatrix>;
-  /** The partition in memory the worker's kernel threads read (see kernel-threads.ts). */
-  readonly share: (part: DesignMatrix) => DesignMatrix;
+  /** Memory the worker's kernel threads read in place (see kernel-threads.ts). */
+  readonly allocate: (length: number) => Float64Array;
 }
 
 /** A partition placed as [rows, cols, X, y], viewed in place. */
@@ -408,7 +410,7 @@ async function decodePartition(
 ): Promise<DesignMatrix> {
   const spec = await from.specs.get(from.redis, decoder);
   const decode = getPartitionDecoder(decoder.name);
-  return from.share(await final(async () => decode(bytes, spec, what)));
+  return final(async () => decode(bytes, spec, what, from.allocate));
 }
 
 async function loadArgs(values: DriverValues, m: TaskMessage): Promise<KernelArgs> {

@@ -25,7 +25,7 @@
 import type { DesignMatrix } from '../../data/design-matrix.ts';
 import { DistmlError, UsageError } from '../../errors.ts';
 import { getKernel, type KernelArgs } from '../kernel-registry.ts';
-import { sharedView } from '../local/protocol.ts';
+import { sharedFloat64, sharedView } from '../local/protocol.ts';
 import { WorkerPool } from '../local/worker-pool.ts';
 
 /** Options of {@link startTaskSlots}. */
@@ -58,6 +58,11 @@ export interface TaskSlots {
   run(job: object, kernel: string, part: DesignMatrix, args: KernelArgs, out: Float64Array): Promise<void>;
   /** `part` in shared memory: itself if it is there already, else a copy to keep instead. */
   shareable(part: DesignMatrix): DesignMatrix;
+  /**
+   * A zeroed array in memory the slots' kernels read in place (shared memory with threads): a
+   * partition built in it needs no copy from {@link shareable}.
+   */
+  allocate(length: number): Float64Array;
   /** Stops the threads (after the jobs have finished). */
   close(): Promise<void>;
 }
@@ -88,6 +93,7 @@ const inProcess: TaskSlots = {
     getKernel(kernel).run(part, args, out);
   },
   shareable: (part) => part,
+  allocate: (length) => new Float64Array(length),
   close: async () => {},
 };
 
@@ -228,6 +234,10 @@ class KernelThreads implements TaskSlots {
   shareable(part: DesignMatrix): DesignMatrix {
     if (part.X.buffer instanceof SharedArrayBuffer && part.y.buffer instanceof SharedArrayBuffer) return part;
     return { rows: part.rows, cols: part.cols, X: sharedView(part.X), y: sharedView(part.y) };
+  }
+
+  allocate(length: number): Float64Array {
+    return sharedFloat64(length);
   }
 
   async close(): Promise<void> {

@@ -248,6 +248,7 @@ export async function runSourceTask(
  * @param cacheKey - where the partition is cached (the key a Redis-placed one would have, which
  *   names the run, so a later run never takes a partition built from an older file)
  * @param run - the run of the task, for the handlers (see {@link SourceHandlers})
+ * @param allocate - where the partition's arrays go (see {@link SourceHandlers.build})
  */
 export async function sourcePartition(
   redis: Redis,
@@ -256,12 +257,14 @@ export async function sourcePartition(
   cacheKey: string,
   run: string,
   lineage: MessageLineage,
+  allocate: (length: number) => Float64Array,
   remember: (key: string, part: DesignMatrix) => DesignMatrix,
 ): Promise<DesignMatrix> {
   const cached = cache.get(cacheKey);
   if (cached !== undefined) return cached;
   const spec = await specs.get(redis, lineage);
-  const part = await final(() => getSourceHandlers(lineage.handlers).build(lineage.split, spec, run));
+  const handlers = getSourceHandlers(lineage.handlers);
+  const part = await final(() => handlers.build(lineage.split, spec, run, allocate));
   return remember(cacheKey, part);
 }
 
