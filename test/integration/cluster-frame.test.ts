@@ -75,4 +75,9 @@ test('categorical columns, missing values and sample weights: the workers encode
   // categorical ones (region, employment, defaulted) as 4-byte codes; one float64 header each.
   const rows = cluster.report.data.trainRows;
   assert.equal(cluster.report.engine.partitionBytesOut, 4 * 8 + rows * (5 * 8 + 3 * 4));
+  // The next fit's first task makes each worker drop the two partitions the ended fit left it.
+  for (const w of fx.workers) assert.doesNotMatch(w.log(), /dropped the/);
+  const again = await fit('again', ['--cluster', fx.redis.url, '--namespace', 'frame', '--min-workers', '2']);
+  assert.deepStrictEqual(again.coef, serial.coef);
+  for (const w of fx.workers) assert.match(w.log(), /dropped the 2 partition\(s\) of ended run [0-9a-f]+\n/);
 });

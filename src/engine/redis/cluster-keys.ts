@@ -26,7 +26,10 @@ export class ClusterKeys {
   workerPattern(): string {
     return `${this.namespace}:worker:*`;
   }
-  /** Binary float64 block of a partition: [rows, cols, X (rows·cols), y (rows)]. */
+  /**
+   * A partition the driver placed: a binary float64 block [rows, cols, X (rows·cols), y (rows)],
+   * or raw rows that a decoder turns into one (../raw-partitions.ts).
+   */
   partition(run: string, placement: string, index: number): string {
     return `${this.namespace}:run:${run}:part:${placement}:${index}`;
   }
@@ -45,6 +48,13 @@ export class ClusterKeys {
   /** Binary float64 result of one attempt of one task. */
   result(run: string, jobId: string, token: string): string {
     return `${this.namespace}:run:${run}:res:${jobId}:${token}`;
+  }
+  /** The run a key of {@link partition}, {@link args}, {@link broadcast}… names; undefined for others. */
+  runOf(key: string): string | undefined {
+    const prefix = `${this.namespace}:run:`;
+    if (!key.startsWith(prefix)) return undefined;
+    const end = key.indexOf(':', prefix.length);
+    return end < 0 ? undefined : key.slice(prefix.length, end);
   }
   /** Exists while a run is alive: its loss means Redis lost the run's data. */
   sentinel(run: string): string {

@@ -129,6 +129,8 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     allocate: (length) => slots.allocate(length),
   };
   let tasksSeen = 0;
+  // Runs this worker took tasks of; a new one is the moment to drop what ended runs left.
+  const runsSeen = new Set<string>();
   let lateResults = 0;
   const outputs = new Float64Pool(true);
 
@@ -144,6 +146,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     }
     const m = job.data as TaskMessage;
     tasksSeen++;
+    if (!runsSeen.has(m.run)) {
+      if (runsSeen.size >= 1024) runsSeen.clear();
+      runsSeen.add(m.run);
+      await forgetEndedRuns(redis, keys, m.run, partitions, [argsCache, broadcasts], log);
+    }
     const fault = faultAt(options.faults ?? [], tasksSeen);
     if (fault !== undefined) log(`injected fault ${fault.kind} at task ${tasksSeen} (${job.id})`);
     if (fault?.kind === 'kill') process.kill(process.pid, 'SIGKILL');
@@ -437,6 +444,36 @@ async function resolveClusterBroadcasts(
       remember(cache, key, viewFloat64(bytes, `broadcast ${value.broadcast}`), BROADCAST_CACHE);
   }
   return resolveBroadcasts(args, (id) => cache.get(keys.broadcast(run, id)));
+}
+
+/**
+ * Drops what this worker keeps of runs that ended (their partitions, arguments and broadcasts): a
+ * driver deletes its run's keys, the sentinel among them, when it closes. Without this a worker that
+ * serves fit after fit would hold the partitions of finished fits until {@link PARTITION_CACHE} of
+ * them piled up.
+ */
+async function forgetEndedRuns(
+  redis: Redis,
+  keys: ClusterKeys,
+  current: string,
+  partitions: Map<string, DesignMatrix>,
+  others: readonly Map<string, unknown>[],
+  log: (line: string) => void,
+): Promise<void> {
+  const caches: readonly Map<string, unknown>[] = [partitions, ...others];
+  const runs = new Set<string>();
+  for (const cache of caches)
+    for (const key of cache.keys()) {
+      const run = keys.runOf(key);
+      if (run !== undefined && run !== current) runs.add(run);
+    }
+  for (const run of runs) {
+    if ((await redis.exists(keys.sentinel(run))) === 1) continue;
+    const dropped = [...partitions.keys()].filter((key) => keys.runOf(key) === run).length;
+    for (const cache of caches)
+      for (const key of [...cache.keys()]) if (keys.runOf(key) === run) cache.delete(key);
+    log(`dropped the ${dropped} partition(s) of ended run ${run}`);
+  }
 }
 
 /** Stores `value` under `key`, dropping the oldest entry beyond `limit`; returns `value`. */
