@@ -27,6 +27,16 @@ test('one class, missing labels and unknown labels are refused', () => {
   assert.deepEqual([...encodeLabels(enc, Frame.fromRecord({ y: ['c', 'b'] }).column('y'), true)], [-1, 1]);
 });
 
+test('numeric labels encode by their text, each distinct value looked up once', () => {
+  const enc = fitLabels(Frame.fromRecord({ y: [1, 0, 1] }).column('y'));
+  assert.deepEqual(enc.classes, ['0', '1']);
+  const y = Frame.fromRecord({ y: [1, 0, -0, 1, 2, null] }).column('y');
+  assert.deepEqual([...encodeLabels(enc, y, true)], [1, 0, 0, 1, -1, -1]);
+  assert.throws(() => encodeLabels(enc, y), { message: /holds label '2' in data row 5, which the model/ });
+  const missing = Frame.fromRecord({ y: [0, null] }).column('y');
+  assert.throws(() => encodeLabels(enc, missing), { message: /holds a missing value in data row 2/ });
+});
+
 test('a regression target must be finite numbers', () => {
   assert.throws(() => regressionTarget(Frame.fromRecord({ t: ['x'] }).column('t')), {
     message: /holds text/,

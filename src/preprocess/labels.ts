@@ -34,27 +34,44 @@ export function encodeLabels(encoding: LabelEncoding, column: Column, allowUnkno
   const index = new Map(encoding.classes.map((c, i) => [c, i]));
   const n = column.kind === 'number' ? column.values.length : column.codes.length;
   const out = new Int32Array(n);
+  // Labels are classes by their text; each distinct value's text is looked up once, not per row.
+  const byValue = new Map<number, number>();
+  const classOf = (label: string) => index.get(label) ?? -1;
+  const byCode = column.kind === 'category' ? Int32Array.from(column.levels, classOf) : undefined;
   for (let i = 0; i < n; i++) {
-    let label: string | null;
+    let k: number;
     if (column.kind === 'number') {
       const v = column.values[i]!;
-      label = !Number.isNaN(v) ? String(v) : null;
+      if (Number.isNaN(v)) k = -1;
+      else {
+        const known = byValue.get(v);
+        k = known ?? classOf(String(v));
+        if (known === undefined) byValue.set(v, k);
+      }
     } else {
       const c = column.codes[i]!;
-      label = c === MISSING_CODE ? null : column.levels[c]!;
+      k = c === MISSING_CODE ? -1 : byCode![c]!;
     }
-    const k = label === null ? undefined : index.get(label);
-    if (k === undefined) {
-      if (!allowUnknown) {
-        throw new TargetError(
-          `target column '${column.name}' holds ${label === null ? 'a missing value' : `label '${label}'`} in data row ${i + 1}, ` +
-            `which the model does not know (classes: ${encoding.classes.join(', ')})`,
-        );
-      }
-      out[i] = -1;
-    } else out[i] = k;
+    if (k < 0 && !allowUnknown) {
+      const label = labelAt(column, i);
+      throw new TargetError(
+        `target column '${column.name}' holds ${label === null ? 'a missing value' : `label '${label}'`} in data row ${i + 1}, ` +
+          `which the model does not know (classes: ${encoding.classes.join(', ')})`,
+      );
+    }
+    out[i] = k;
   }
   return out;
+}
+
+/** The label of row `i` as text, or null when it is missing. */
+function labelAt(column: Column, i: number): string | null {
+  if (column.kind === 'number') {
+    const v = column.values[i]!;
+    return Number.isNaN(v) ? null : String(v);
+  }
+  const c = column.codes[i]!;
+  return c === MISSING_CODE ? null : column.levels[c]!;
 }
 
 /** The values of a regression target. @throws TargetError when it is text or has missing values */
