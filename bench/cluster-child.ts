@@ -68,9 +68,12 @@ export interface ClusterChildOutput {
 /** Where one fit's time went, in milliseconds. */
 export interface FitProfile {
   fitMs: number;
-  /** `engine.distribute`: the driver putting out the partitions (served from memory over the channel). */
+  /**
+   * `engine.distributeRaw`: the driver putting out the partitions, the frame's rows as read (served
+   * from memory over the channel: nothing moves until the workers fetch them).
+   */
   placeMs: number;
-  /** The first pass, in which each worker also fetches its partitions from the driver. */
+  /** The first pass, in which each worker also fetches its partitions from the driver and encodes them. */
   firstPassMs: number;
   /** Median of the other passes. */
   passMs: number;
@@ -219,6 +222,7 @@ async function profileFit(spec: TrainSpec, namespace: string, processes: number)
   // The engine as the fit sees it, with its two costly calls timed.
   const timed: Engine = Object.create(engine, {
     distribute: { value: timedCall(engine.distribute.bind(engine), placeMs) },
+    distributeRaw: { value: timedCall(engine.distributeRaw.bind(engine), placeMs) },
     treeReduce: { value: timedCall(engine.treeReduce.bind(engine), passMs) },
   });
   try {

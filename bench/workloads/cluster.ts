@@ -188,8 +188,8 @@ function notes(
           ? ''
           : ` A timed library fit of the same rows took ${(profile.fitMs / 1000).toFixed(2)} s: placing the ` +
             `partitions ${(profile.placeMs / 1000).toFixed(2)} s, the first pass (workers fetch their ` +
-            `partitions) ${(profile.firstPassMs / 1000).toFixed(2)} s, each of the other ${profile.passes - 1} passes ` +
-            `${profile.passMs.toFixed(0)} ms (median), the rest (preprocessing on the driver) about ` +
+            `partitions and encode them) ${(profile.firstPassMs / 1000).toFixed(2)} s, each of the other ${profile.passes - 1} passes ` +
+            `${profile.passMs.toFixed(0)} ms (median), the rest (learning the preprocessing and the labels on the driver) about ` +
             `${((profile.fitMs - profile.placeMs - profile.firstPassMs - profile.passMs * (profile.passes - 1)) / 1000).toFixed(2)} s.`),
     );
   }

@@ -15,8 +15,8 @@ import { type Column, categoricalColumn, type Field, Frame, numericColumn } from
 import { type RawEncoding, type RawPartition, registerPartitionDecoder } from '../engine/raw-partitions.ts';
 import type { Plain } from '../engine/source-tasks.ts';
 import { DistmlError } from '../errors.ts';
-import { applyPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
-import { appendWeightColumn } from './sample-weight.ts';
+import type { PreprocessPlan } from '../preprocess/preprocessor.ts';
+import { trainingMatrix } from './training-matrix.ts';
 
 /** Registry name of the decoder. */
 export const FRAME_DECODER = 'frame';
@@ -101,9 +101,8 @@ function decodeFrame(
     at += rows * 8;
     return view;
   };
-  // Copied, so that the received bytes can go once the rows are encoded.
-  const y = allocate(rows);
-  y.set(float64());
+  // Copied by trainingMatrix, like every view here: the received bytes go once the rows are encoded.
+  const y = float64();
   const weights = spec.weighted ? float64() : undefined;
   const values = new Map<string, Float64Array>();
   for (const c of spec.columns) if (c.kind === 'number') values.set(c.name, float64());
@@ -113,10 +112,7 @@ function decodeFrame(
     at += rows * 4;
     return categoricalColumn(c.name, codes, c.levels ?? []);
   });
-  const encoded = applyPlan(spec.plan, new Frame(columns), what, allocate);
-  if (weights === undefined) return { rows, cols: encoded.cols, X: encoded.X, y };
-  const X = appendWeightColumn(encoded.X, rows, encoded.cols, weights, allocate);
-  return { rows, cols: encoded.cols + 1, X, y };
+  return trainingMatrix(spec.plan, new Frame(columns), y, weights, what, allocate);
 }
 
 registerPartitionDecoder(FRAME_DECODER, decodeFrame);

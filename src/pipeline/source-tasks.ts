@@ -16,7 +16,7 @@ import { type SourceSplit, splitRowPosition } from '../data/source.ts';
 import { type Plain, registerSourceHandlers } from '../engine/source-tasks.ts';
 import { ColumnNotFoundError, DataValueError, TargetError } from '../errors.ts';
 import { encodeLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
-import { applyPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
+import type { PreprocessPlan } from '../preprocess/preprocessor.ts';
 import {
   type ColumnSummary,
   type LabelSummary,
@@ -24,8 +24,9 @@ import {
   summarizeLabels,
 } from '../preprocess/summaries.ts';
 import { keepHeldOut, readSplitRows, type SplitRows, scoreHeldOut } from './held-out-scoring.ts';
-import { appendWeightColumn, badWeightError, firstBadWeight } from './sample-weight.ts';
+import { badWeightError, firstBadWeight } from './sample-weight.ts';
 import { describeSplit, inSplit, targetOf } from './split-context.ts';
+import { trainingMatrix } from './training-matrix.ts';
 
 /** Registry name of these handlers. */
 export const TABULAR_SOURCE = 'tabular';
@@ -144,14 +145,8 @@ async function build(
   return inSplit(split, () => {
     const target = targetOf(frame, spec.target, split);
     const features = frame.drop(notFeatures(spec));
-    const encoded = applyPlan(spec.plan, features, describeSplit(split), allocate);
-    const { rows, cols } = encoded;
-    const y = allocate(rows);
-    y.set(spec.task === 'classification' ? encodeLabels(spec.labels!, target) : regressionTarget(target));
-    // Weighted partitions hold the weights as their last column, as the frame path places them.
-    if (weights === undefined) return { rows, cols, X: encoded.X, y };
-    const X = appendWeightColumn(encoded.X, rows, cols, weights, allocate);
-    return { rows, cols: cols + 1, X, y };
+    const y = spec.task === 'classification' ? encodeLabels(spec.labels!, target) : regressionTarget(target);
+    return trainingMatrix(spec.plan, features, y, weights, describeSplit(split), allocate);
   });
 }
 

@@ -3,7 +3,6 @@
  * the training rows, places the encoded matrix on an engine and fits. On a cluster engine the
  * rows go out as the frame holds them and each worker encodes its own (frame-partitions.ts).
  */
-import type { DesignMatrix } from '../data/design-matrix.ts';
 import type { Frame, Schema } from '../data/frame.ts';
 import type { DistributedMatrix, Engine } from '../engine/engine.ts';
 import { InlineEngine } from '../engine/inline-engine.ts';
@@ -12,11 +11,12 @@ import type { Checkpointer, Estimator, FitProgress, ModelDefinition } from '../m
 import type { RawParams } from '../models/params.ts';
 import { getModel } from '../models/registry.ts';
 import { encodeLabels, fitLabels, type LabelEncoding, regressionTarget } from '../preprocess/labels.ts';
-import { applyPlan, fitPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
+import { fitPlan, type PreprocessPlan } from '../preprocess/preprocessor.ts';
 import { type FramePlacement, framePartitions } from './frame-partitions.ts';
 import type { ModelMeta } from './model-meta.ts';
-import { appendWeightColumn, readSampleWeights } from './sample-weight.ts';
+import { readSampleWeights } from './sample-weight.ts';
 import { TrainedModel } from './trained-model.ts';
+import { trainingMatrix } from './training-matrix.ts';
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -72,7 +72,11 @@ export async function train(frame: Frame, options: TrainOptions): Promise<Traine
   try {
     const matrix = isRawPartitionEngine(engine)
       ? await placeRaw(engine, framePartitions(features, plan, y, weights, partitions))
-      : await engine.distribute(encode(engine, plan, features, y, weights), { partitions });
+      : // Encoded here straight into the engine's memory, so placing it copies nothing.
+        await engine.distribute(
+          trainingMatrix(plan, features, y, weights, 'the training data', (n) => engine.allocate(n)),
+          { partitions },
+        );
     return await fitPlaced(matrix, {
       definition,
       estimator,
@@ -87,23 +91,6 @@ export async function train(frame: Frame, options: TrainOptions): Promise<Traine
   } finally {
     if (options.engine === undefined) await engine.close();
   }
-}
-
-/** The training matrix, encoded here straight into the engine's memory, so placing it copies nothing. */
-function encode(
-  engine: Engine,
-  plan: PreprocessPlan,
-  features: Frame,
-  y: Float64Array,
-  weights: Float64Array | undefined,
-): DesignMatrix {
-  const allocate = (length: number) => engine.allocate(length);
-  const encoded = applyPlan(plan, features, 'the training data', allocate);
-  const { rows, cols } = encoded;
-  const X = weights === undefined ? encoded.X : appendWeightColumn(encoded.X, rows, cols, weights, allocate);
-  const yPlaced = allocate(rows);
-  yPlaced.set(y);
-  return { rows, cols: weights === undefined ? cols : cols + 1, X, y: yPlaced };
 }
 
 /** The frame's rows placed raw, for the engine's workers to encode (frame-partitions.ts). */
