@@ -9,8 +9,8 @@
  * the key of a spec (plain data saying what to do with the bytes, the same for every partition).
  */
 import type { DesignMatrix } from '../data/design-matrix.ts';
-import { DistmlError } from '../errors.ts';
 import type { DistributedMatrix, Engine } from './engine.ts';
+import { namedRegistry } from './named-registry.ts';
 import type { Plain } from './source-tasks.ts';
 
 /** One partition as the driver sends it: the concatenation of `pieces`, for `rows` rows. */
@@ -59,23 +59,14 @@ export function isRawPartitionEngine(engine: Engine): engine is RawPartitionEngi
   return typeof (engine as Partial<RawPartitionEngine>).distributeRaw === 'function';
 }
 
-const registry = new Map<string, PartitionDecoder>();
+const registry = namedRegistry<PartitionDecoder>('partition decoder', 'src/pipeline/frame-partitions.ts');
 
 /** Registers `decoder` under `name`. @throws Error for a name registered twice */
 export function registerPartitionDecoder(name: string, decoder: PartitionDecoder): void {
-  if (registry.has(name)) throw new Error(`partition decoder '${name}' is registered twice`);
-  registry.set(name, decoder);
+  registry.register(name, decoder);
 }
 
 /** The decoder registered under `name`. @throws DistmlError naming the module to import */
 export function getPartitionDecoder(name: string): PartitionDecoder {
-  const found = registry.get(name);
-  if (found === undefined) {
-    throw new DistmlError(
-      'KERNEL',
-      `no partition decoder named '${name}' in this process`,
-      'src/pipeline/frame-partitions.ts registers it; the worker must import it (distml worker does)',
-    );
-  }
-  return found;
+  return registry.get(name);
 }

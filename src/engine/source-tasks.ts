@@ -7,8 +7,8 @@
  * can rebuild the partition from it, which is how a partition lost with its worker comes back.
  */
 import type { DesignMatrix } from '../data/design-matrix.ts';
-import { DistmlError } from '../errors.ts';
 import type { DistributedMatrix, Engine } from './engine.ts';
+import { namedRegistry } from './named-registry.ts';
 
 /** Plain data that travels in task messages and Redis values (JSON- and msgpack-safe). */
 export type Plain = null | boolean | number | string | readonly Plain[] | { readonly [key: string]: Plain };
@@ -42,25 +42,16 @@ export interface SourceHandlers {
 /** The handler a source task runs besides `build`. */
 export type SourceOperation = 'profile' | 'score';
 
-const registry = new Map<string, SourceHandlers>();
+const registry = namedRegistry<SourceHandlers>('source handlers', 'src/pipeline/source-tasks.ts');
 
 /** Registers `handlers` under `name`. @throws Error for a name registered twice */
 export function registerSourceHandlers(name: string, handlers: SourceHandlers): void {
-  if (registry.has(name)) throw new Error(`source handlers '${name}' are registered twice`);
-  registry.set(name, handlers);
+  registry.register(name, handlers);
 }
 
 /** The handlers registered under `name`. @throws DistmlError naming the module to import */
 export function getSourceHandlers(name: string): SourceHandlers {
-  const found = registry.get(name);
-  if (found === undefined) {
-    throw new DistmlError(
-      'KERNEL',
-      `no source handlers named '${name}' in this process`,
-      'src/pipeline/source-tasks.ts registers them; the worker must import it (distml worker does)',
-    );
-  }
-  return found;
+  return registry.get(name);
 }
 
 /** The lineage of the partitions of one placement. */

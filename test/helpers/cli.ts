@@ -1,9 +1,14 @@
 /**
  * Runs the built `distml` command (bin/distml.js → dist/) as a real child process.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ModelFileContents } from '../../src/format/tensor-container.ts';
+import { readModelFile } from '../../src/io/model-file.ts';
 
 /** The repository root. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,6 +55,35 @@ export function startCli(args: readonly string[], options: { cwd?: string } = {}
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
   return { stderr: () => stderr, done };
+}
+
+/** What {@link trainSaved} read back: the run, its `--report` (as `R`) and its saved model. */
+export interface SavedTraining<R> extends CliResult {
+  readonly report: R;
+  readonly file: ModelFileContents;
+  /** The model file's path. */
+  readonly model: string;
+}
+
+/**
+ * `distml train ARGS --save DIR/NAME.distml --report DIR/NAME.json`; fails the test on a non-zero
+ * exit (with its stderr), and reads back the report and the model file.
+ */
+export async function trainSaved<R>(
+  dir: string,
+  name: string,
+  args: readonly string[],
+): Promise<SavedTraining<R>> {
+  const model = join(dir, `${name}.distml`);
+  const report = join(dir, `${name}.json`);
+  const r = await runCli(['train', ...args, '--save', model, '--report', report]);
+  assert.equal(r.code, 0, r.stderr);
+  return {
+    ...r,
+    model,
+    report: JSON.parse(await readFile(report, 'utf8')) as R,
+    file: await readModelFile(model),
+  };
 }
 
 /** One entry of test/fixtures/sklearn-small.json (scikit-learn 1.2.1 on the bundled data). */

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readModelFile } from '../../src/io/model-file.ts';
-import { dataset, runCli } from '../helpers/cli.ts';
+import { dataset, trainSaved } from '../helpers/cli.ts';
 import { startWorker, useCluster } from '../helpers/redis-server.ts';
 
 const fx = useCluster('distml-cluster-frame-');
@@ -35,28 +34,10 @@ test('categorical columns, missing values and sample weights: the workers encode
     `${text.map((line, i) => `${line},${i === 0 ? 'w' : 1 + (i % 3)}`).join('\n')}\n`,
   );
   const fit = async (name: string, extra: readonly string[]) => {
-    const model = join(fx.dir, `${name}.distml`);
-    const report = join(fx.dir, `${name}.json`);
-    const args = ['train', weighted, '--target', 'debt_ratio', '--model', 'ridge', '--sample-weight', 'w'];
-    const r = await runCli([
-      ...args,
-      '--partitions',
-      '4',
-      '--split',
-      'tail',
-      '--save',
-      model,
-      '--report',
-      report,
-      ...extra,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const file = await readModelFile(model);
-    return {
-      report: JSON.parse(await readFile(report, 'utf8')) as Report,
-      coef: [...file.tensors.coef!.data],
-      intercept: [...file.tensors.intercept!.data],
-    };
+    const args = ['--target', 'debt_ratio', '--model', 'ridge', '--sample-weight', 'w', '--partitions', '4'];
+    const run = await trainSaved<Report>(fx.dir, name, [weighted, ...args, '--split', 'tail', ...extra]);
+    const { coef, intercept } = run.file.tensors;
+    return { report: run.report, coef: [...coef!.data], intercept: [...intercept!.data] };
   };
   const serial = await fit('serial', ['--workers', '0']);
   const cluster = await fit('cluster', [

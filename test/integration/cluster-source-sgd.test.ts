@@ -12,8 +12,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readModelFile } from '../../src/io/model-file.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, trainSaved } from '../helpers/cli.ts';
 import { partitionsLoaded, startWorker, useCluster } from '../helpers/redis-server.ts';
 
 const fx = useCluster('distml-cluster-source-sgd-');
@@ -72,12 +71,9 @@ interface Report {
 
 /** `distml train` on the cluster with a saved model and a report; fails the test on a non-zero exit. */
 async function fit(name: string, extra: readonly string[]) {
-  const model = join(fx.dir, `${name}.distml`);
-  const report = join(fx.dir, `${name}.json`);
   const marks = fx.workers.map((w) => w.log().length);
-  const r = await runCli([
-    'train',
-    data,
+  const cluster = ['--cluster', fx.redis.url, ...NS, '--secret-file', secretFile, '--min-workers', '2'];
+  const what = [
     '--target',
     'label',
     '--model',
@@ -86,25 +82,12 @@ async function fit(name: string, extra: readonly string[]) {
     '0',
     '--partitions',
     '4',
-    '--cluster',
-    fx.redis.url,
-    ...NS,
-    '--secret-file',
-    secretFile,
-    '--min-workers',
-    '2',
-    '--save',
-    model,
-    '--report',
-    report,
-    ...extra,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  const file = await readModelFile(model);
+  ];
+  const r = await trainSaved<Report>(fx.dir, name, [data, ...what, ...cluster, ...extra]);
   return {
-    report: JSON.parse(await readFile(report, 'utf8')) as Report,
-    file,
-    tensors: file.tensors,
+    report: r.report,
+    file: r.file,
+    tensors: r.file.tensors,
     logs: fx.workers.map((w, i) => w.log().slice(marks[i])),
   };
 }
