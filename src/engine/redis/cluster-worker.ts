@@ -132,7 +132,8 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   // Runs this worker took tasks of; a new one is the moment to drop what ended runs left.
   const runsSeen = new Set<string>();
   let lateResults = 0;
-  const outputs = new Float64Pool(true);
+  // Zeroed as they come back, after their result was sent: kernels accumulate into them.
+  const outputs = new Float64Pool(true, 4, true);
 
   const process_ = async (job: Job): Promise<unknown> => {
     let refusal = checkTaskMessage(job.data, options.secret);
@@ -212,10 +213,9 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
               return remember(partitions, key, slots.shareable(p), PARTITION_CACHE);
             },
           );
-    // In shared memory, so that a kernel thread writes the result where it is sent from; reused
-    // once sent (a kernel writes every element of its result).
+    // In shared memory, so that a kernel thread writes the result where it is sent from; zeros,
+    // reused once sent.
     const out = outputs.take(m.resultLength);
-    out.fill(0);
     const started = performance.now();
     if (fault?.kind === 'throw')
       throw new Error(`injected fault: throw at task ${tasksSeen} of worker ${info.name}`);

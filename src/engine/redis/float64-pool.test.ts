@@ -30,3 +30,18 @@ test('a shared pool hands out shared memory, and a new length displaces the olde
   pool.give(pool.take(30)); // a third length: the arrays of length 10 are dropped
   assert.notEqual(pool.take(10), x);
 });
+
+test('a zeroing pool hands out zeros: what comes back is zeroed as it is given, not as it is taken', () => {
+  const pool = new Float64Pool(true, 2, true);
+  const a = pool.take(4);
+  a.set([1, 2, 3, 4]);
+  pool.give(a);
+  assert.deepEqual([...a], [0, 0, 0, 0]);
+  const again = pool.take(4);
+  assert.equal(again, a);
+  // An array the pool does not keep is left as it was (nothing else will read it from the pool).
+  const view = new Float64Array(new SharedArrayBuffer(64)).subarray(0, 4);
+  view.set([5, 6, 7, 8]);
+  pool.give(view);
+  assert.deepEqual([...view], [5, 6, 7, 8]);
+});

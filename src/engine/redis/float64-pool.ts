@@ -5,9 +5,11 @@
  * the cluster engine receives or writes a result of the same size on every pass, so the driver's
  * result buffers and a worker's output buffers come from a pool.
  *
- * Only arrays that own their whole buffer are kept, and a taken array holds whatever was written
- * in it last: callers overwrite every element before reading any (a result is used only once its
- * every byte arrived).
+ * Only arrays that own their whole buffer are kept. A taken array holds whatever was written in it
+ * last (callers overwrite every element before reading any: a result is used only once its every
+ * byte arrived), unless the pool zeroes what is given back: then every taken array is all zeros,
+ * and the zeroing happens when the caller is done with an array rather than when it next needs one
+ * (a worker zeroes an output after sending it, not in its next task's way).
  */
 export class Float64Pool {
   private readonly free = new Map<number, Float64Array[]>();
@@ -15,13 +17,15 @@ export class Float64Pool {
   /**
    * @param shared - whether the arrays live in shared memory (read by kernel threads in place)
    * @param keep - arrays kept per length; more given back are left to the garbage collector
+   * @param zeroed - whether arrays given back are zeroed, so that taken ones are all zeros
    */
   constructor(
     private readonly shared: boolean,
     private readonly keep = 4,
+    private readonly zeroed = false,
   ) {}
 
-  /** An array of `length` float64s, reused when one was given back, with undefined contents. */
+  /** An array of `length` float64s, reused when one was given back: zeros, or undefined contents. */
   take(length: number): Float64Array {
     const reused = this.free.get(length)?.pop();
     if (reused !== undefined) return reused;
@@ -39,6 +43,8 @@ export class Float64Pool {
       list = [];
       this.free.set(array.length, list);
     }
-    if (list.length < this.keep && !list.includes(array)) list.push(array);
+    if (list.length >= this.keep || list.includes(array)) return;
+    if (this.zeroed) array.fill(0);
+    list.push(array);
   }
 }
