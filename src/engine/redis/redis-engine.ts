@@ -38,18 +38,11 @@ import { connect, lastConnectionError, redactUrl, redisOptions } from './cluster
 import { ClusterKeys } from './cluster-keys.ts';
 import { emptyLoopTelemetry, type LoopHost, loopSlots, runClusterLoop } from './loop-runner.ts';
 import { type WorkerInfo, waitForWorkers } from './membership.ts';
+import { PlacedMatrices } from './placed-matrices.ts';
 import { TaskRouter } from './placement.ts';
 import type { RedisEngineOptions, RedisTelemetry } from './redis-engine-options.ts';
 import { watchRun } from './run-watch.ts';
-import {
-  messageLineage,
-  type PlacedLineage,
-  runSourceTasks,
-  type SourceDriver,
-  slotLineages,
-  storeLineage,
-  storeSpec,
-} from './source-partitions.ts';
+import { runSourceTasks, type SourceDriver, storeLineage, storeSpec } from './source-partitions.ts';
 import type { MessageDecoder } from './task-message.ts';
 import { type TaskCall, TaskRunner } from './task-runner.ts';
 import { TaskTransport } from './task-transport.ts';
@@ -79,11 +72,8 @@ export class RedisEngine implements Engine {
   private step = 0;
   private nextPlacement = 0;
   private nextTask = 1;
-  private readonly placements = new Map<string, DistributedMatrix>();
-  /** Lineage of the placements whose workers read their partitions from a source. */
-  private readonly lineages = new Map<string, PlacedLineage>();
-  /** How the workers decode the partitions of placements the driver sent raw. */
-  private readonly decoders = new Map<string, MessageDecoder>();
+  /** The placements, with the lineages or decoders their tasks carry (placed-matrices.ts). */
+  private readonly placed = new PlacedMatrices();
   private passes = 0;
   private readonly loopTelemetry = emptyLoopTelemetry();
   private closed = false;
@@ -255,29 +245,33 @@ export class RedisEngine implements Engine {
     this.checkOpen();
     const id = `p${this.nextPlacement++}`;
     const spec = await storeSpec(this.sourceDriver(), id, encoding.spec);
-    this.decoders.set(id, { name: encoding.decoder, ...spec });
     const rows = parts.reduce((sum, part) => sum + part.rows, 0);
     return this.placeValues(
       id,
       parts.map((part) => part.pieces),
       rows,
       cols,
+      { name: encoding.decoder, ...spec },
     );
   }
 
-  /** Puts out partition p of placement `id` as the concatenation of `pieces[p]`. */
+  /**
+   * Puts out partition p of placement `id` as the concatenation of `pieces[p]`, raw for `decoder`
+   * when it is given.
+   */
   private async placeValues(
     id: string,
     pieces: readonly (readonly ArrayBufferView[])[],
     rows: number,
     cols: number,
+    decoder?: MessageDecoder,
   ): Promise<DistributedMatrix> {
     await this.transport.putValues(
       'partition',
       pieces.map((p, index) => ({ key: this.keys.partition(this.run, id, index), pieces: p })),
     );
     const placement: DistributedMatrix = { id, rows, cols, partitions: pieces.length };
-    this.placements.set(id, placement);
+    this.placed.add(placement, decoder === undefined ? {} : { decoder });
     this.router.place(id, pieces.length);
     return placement;
   }
@@ -309,16 +303,16 @@ export class RedisEngine implements Engine {
   async placeSources(lineage: SourceLineage, rows: number, cols: number): Promise<DistributedMatrix> {
     this.checkOpen();
     const id = `p${this.nextPlacement++}`;
-    this.lineages.set(id, await storeLineage(this.sourceDriver(), id, lineage));
+    const stored = await storeLineage(this.sourceDriver(), id, lineage);
     const placement: DistributedMatrix = { id, rows, cols, partitions: lineage.splits.length };
-    this.placements.set(id, placement);
+    this.placed.add(placement, { lineage: stored });
     this.router.place(id, lineage.splits.length);
     return placement;
   }
 
   async treeReduce(kernelName: string, on: DistributedMatrix, args: KernelArgs): Promise<Float64Array> {
     this.checkOpen();
-    this.placementOf(on);
+    this.placed.get(on);
     this.router.boundary(on.id);
     if (this.planner !== undefined) this.router.rebalance(on.id, kernelName, this.planner, on);
     const kernel = getKernel(kernelName);
@@ -351,7 +345,7 @@ export class RedisEngine implements Engine {
     const id = this.nextTask++;
     const result = afterDependencies(id, task.after).then(async () => {
       this.checkOpen();
-      this.placementOf(task.on);
+      this.placed.get(task.on);
       this.router.boundary(task.on.id);
       const kernel = getKernel(task.kernel);
       const step = ++this.step;
@@ -389,7 +383,7 @@ export class RedisEngine implements Engine {
     options: { readonly timeoutMs?: number } = {},
   ): Promise<LoopResult> {
     this.checkOpen();
-    this.placementOf(on);
+    this.placed.get(on);
     const host: LoopHost = {
       redis: this.redis,
       keys: this.keys,
@@ -400,13 +394,8 @@ export class RedisEngine implements Engine {
       putArgs: (step, a) => this.transport.putArgs(step, a),
       dropArgs: (key) => this.transport.dropValues([key]),
       // A slot on partitions read from a source carries the lineages of all those it owns.
-      runTask: (kernel, on, partition, step, argsKey, resultLength) => {
-        const placed = this.lineages.get(on.id);
-        const lineages =
-          placed === undefined
-            ? undefined
-            : slotLineages(placed, partition, loopSlots(this.workers, on.partitions));
-        return this.runner.run({
+      runTask: (kernel, on, partition, step, argsKey, resultLength) =>
+        this.runner.run({
           kernel,
           on,
           partition,
@@ -414,10 +403,8 @@ export class RedisEngine implements Engine {
           argsKey,
           resultLength,
           loop: true,
-          ...(lineages === undefined ? {} : { lineages }),
-          ...this.decoderOf(on),
-        });
-      },
+          ...this.placed.slotFields(on, partition, loopSlots(this.workers, on.partitions)),
+        }),
       io: (p) => this.io(p),
       removeTask: async (step, slot) => {
         await this.queue.remove(`${this.run}-${step}-${slot}`);
@@ -437,12 +424,10 @@ export class RedisEngine implements Engine {
   }
 
   async release(on: DistributedMatrix): Promise<void> {
-    if (!this.placements.delete(on.id)) return;
+    const { placed, specKey } = this.placed.release(on);
+    if (!placed) return;
     this.router.forget(on.id);
-    const spec = this.lineages.get(on.id)?.specKey ?? this.decoders.get(on.id)?.specKey;
-    this.lineages.delete(on.id);
-    this.decoders.delete(on.id);
-    if (spec !== undefined) await this.io(this.redis.del(spec));
+    if (specKey !== undefined) await this.io(this.redis.del(specKey));
     await this.transport.dropValues(
       Array.from({ length: on.partitions }, (_, p) => this.keys.partition(this.run, on.id, p)),
     );
@@ -471,7 +456,7 @@ export class RedisEngine implements Engine {
     // Best effort, bounded: after a lost or unreachable Redis the cleanup cannot finish, and
     // closing must not hang the process that reports the failure.
     const cleanup = async () => {
-      for (const placement of [...this.placements.values()]) await this.release(placement);
+      for (const placement of this.placed.all()) await this.release(placement);
       await this.deleteRunKeys();
       await this.router.close();
       await this.events.close();
@@ -501,15 +486,7 @@ export class RedisEngine implements Engine {
    * decoder, when the driver placed it raw.
    */
   private withLineage(t: Omit<TaskCall, 'lineage' | 'loop'>): Omit<TaskCall, 'loop'> {
-    const placed = this.lineages.get(t.on.id);
-    if (placed !== undefined) return { ...t, lineage: messageLineage(placed, t.partition) };
-    return { ...t, ...this.decoderOf(t.on) };
-  }
-
-  /** The decoder field of a task on `on`, when the driver placed it raw. */
-  private decoderOf(on: DistributedMatrix): { decoder?: MessageDecoder } {
-    const decoder = this.decoders.get(on.id);
-    return decoder === undefined ? {} : { decoder };
+    return { ...t, ...this.placed.taskFields(t.on, t.partition) };
   }
 
   /**
@@ -591,12 +568,6 @@ export class RedisEngine implements Engine {
       cursor = next;
       if (batch.length > 0) await this.redis.del(...batch);
     } while (cursor !== '0');
-  }
-
-  private placementOf(on: DistributedMatrix): DistributedMatrix {
-    const placement = this.placements.get(on.id);
-    if (placement === undefined) throw new DistmlError('KERNEL', `unknown or released placement '${on.id}'`);
-    return placement;
   }
 
   private checkOpen(): void {
