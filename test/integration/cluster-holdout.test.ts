@@ -193,6 +193,38 @@ test('the same model and scores on a cluster of 2 workers as of 3 (placement doe
   }
 });
 
+test('a worker SIGKILLed at its score task: another worker reads the split again and scores it; the same scores', async () => {
+  assert.ok(threeWorkers !== undefined, 'runs after the 3-worker fit');
+  // The same deal as namespace h3 (a 0,3; b 1,4; c 2), placement fixed: c runs one profile, one task
+  // per pass and one score task, and dies at that last one, after the fit, as it starts scoring.
+  const scoreTask = threeWorkers.report.engine.passes + 2;
+  const ns = ['--namespace', 'hk', '--lock-ms', '1500'];
+  for (const name of ['a', 'b']) fx.workers.push(await startWorker(fx.redis.url, ['--name', name, ...ns]));
+  const victim = await startWorker(fx.redis.url, [
+    '--name',
+    'c',
+    ...ns,
+    '--inject-fault',
+    `kill:worker=0,task=${scoreTask}`,
+  ]);
+  fx.workers.push(victim);
+  const cluster = ['--cluster', fx.redis.url, '--namespace', 'hk', '--min-workers', '3', '--shared-data'];
+  const killed = await train('loans-killed', LOANS, LOGISTIC, [
+    ...cluster,
+    '--partitions',
+    '5',
+    '--no-rebalance',
+    '--seed',
+    '7',
+  ]);
+  assert.equal(await victim.exited, 'SIGKILL');
+  assert.match(victim.log(), new RegExp(`injected fault kill at task ${scoreTask} `));
+  assert.match(killed.stderr, /worker c presumed dead \(heartbeat expired\)/);
+  assert.deepStrictEqual(killed.coef, threeWorkers.coef);
+  assert.deepStrictEqual(killed.report.metrics, threeWorkers.report.metrics);
+  assert.deepStrictEqual(killed.report.data, threeWorkers.report.data);
+});
+
 test('Parquet and regression: rows held out by their row index; scores equal `distml evaluate`', async () => {
   const csv = dataset('diabetes.csv');
   const path = join(fx.dir, 'diabetes.parquet');
