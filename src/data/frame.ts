@@ -193,9 +193,13 @@ export class Frame {
     );
   }
 
-  /** The rows at `indices`, in that order (a copy). */
+  /**
+   * The rows at `indices`, in that order: a copy, or zero-copy views when they are one ascending
+   * run of rows (a tail split's, say; copying 1,000,000 rows of 51 columns took 0.7 s here).
+   */
   take(indices: ArrayLike<number>): Frame {
     const n = indices.length;
+    if (isRun(indices, this.rows)) return this.slice(indices[0]!, indices[0]! + n);
     return new Frame(
       this.columns.map((c) => {
         if (c.kind === 'number') {
@@ -283,4 +287,13 @@ export function concatFrames(frames: readonly Frame[]): Frame {
       return categoricalColumn(c0.name, out, levels);
     }),
   );
+}
+
+/** Whether `indices` are first, first + 1, …, first + n − 1 (n ≥ 1), all rows of a frame of `rows`. */
+function isRun(indices: ArrayLike<number>, rows: number): boolean {
+  const n = indices.length;
+  const first = indices[0];
+  if (first === undefined || !Number.isInteger(first) || first < 0 || first + n > rows) return false;
+  for (let i = 1; i < n; i++) if (indices[i] !== first + i) return false;
+  return true;
 }

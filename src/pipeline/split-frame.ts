@@ -31,16 +31,6 @@ export function splitFrame(frame: Frame, options: SplitFrameOptions): { train: F
     seed: options.seed ?? 42,
     ...(labels === undefined ? {} : { labels }),
   });
-  return { train: rowsOf(frame, fold.train), test: rowsOf(frame, fold.test) };
-}
-
-/**
- * The rows at `indices` (ascending): a view when they are one run of rows, as both sets of a `tail`
- * split are, a copy otherwise. Copying 1,000,000 rows of 51 columns took 0.7 s here.
- */
-function rowsOf(frame: Frame, indices: Uint32Array): Frame {
-  const first = indices[0];
-  if (first !== undefined && indices[indices.length - 1]! - first === indices.length - 1)
-    return frame.slice(first, first + indices.length);
-  return frame.take(indices);
+  // Both sets of a tail split are one run of rows each, which `take` views instead of copying.
+  return { train: frame.take(fold.train), test: frame.take(fold.test) };
 }
