@@ -123,7 +123,7 @@ const MAGIC = 'DISTMLMF';
 const ALIGN = 8;
 const ARRAY_TYPE = { f64: Float64Array, f32: Float32Array, i32: Int32Array, u8: Uint8Array } as const;
 const DTYPES = Object.keys(ARRAY_TYPE) as DType[];
-/** Keys that reach or replace a prototype when code later copies or merges the object. */
+/** The fields a header may hold: any other is refused. */
 const HEADER_FIELDS = [
   'format',
   'formatVersion',
