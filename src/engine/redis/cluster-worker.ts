@@ -30,7 +30,12 @@ import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.
 import { removeOrphanQueues } from './queue-janitor.ts';
 import { claimNonce } from './replay-guard.ts';
 import { final, runSourceTask, SpecCache, sourceOperation, sourcePartition } from './source-partitions.ts';
-import { checkTaskMessage, type MessageDecoder, type TaskMessage } from './task-message.ts';
+import {
+  checkTaskMessage,
+  type MessageDecoder,
+  type MessageLineage,
+  type TaskMessage,
+} from './task-message.ts';
 import { decodeArgs, encodeFloat64, viewFloat64 } from './tensor-codec.ts';
 import { WorkerChannels } from './worker-channels.ts';
 
@@ -135,6 +140,29 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   // Zeroed as they come back, after their result was sent: kernels accumulate into them.
   const outputs = new Float64Pool(true, 4, true);
 
+  /**
+   * Partition `p` of the placement task `m` names: cached, or loaded from the driver's values, or
+   * read from its source when `lineage` is given; `purpose` ends the log line.
+   */
+  const partitionOf = (m: TaskMessage, p: number, lineage: MessageLineage | undefined, purpose = '') =>
+    lineage === undefined
+      ? loadPartition(sources, { ...m, partition: p }, (part) =>
+          log(`loaded partition ${p} of ${m.placement} from ${origin(m)}${purpose}: ${part.rows} rows`),
+        )
+      : sourcePartition(
+          redis,
+          specs,
+          partitions,
+          keys.partition(m.run, m.placement, p),
+          m.run,
+          lineage,
+          sources.allocate,
+          (key, part) => {
+            log(`read partition ${p} of ${m.placement} from its source${purpose}: ${part.rows} rows`);
+            return remember(partitions, key, slots.shareable(part), PARTITION_CACHE);
+          },
+        );
+
   const process_ = async (job: Job): Promise<unknown> => {
     let refusal = checkTaskMessage(job.data, options.secret);
     // Replays matter only when messages are signed: without a secret anyone may queue tasks.
@@ -172,47 +200,11 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         worker: info.name,
         attempt: job.attemptsStarted,
         entry: options.loopEntry,
-        loadPartition: (p, lineage) =>
-          lineage === undefined
-            ? loadPartition(sources, { ...m, partition: p }, (part) =>
-                log(
-                  `loaded partition ${p} of ${m.placement} from ${origin(m)} for a loop: ${part.rows} rows`,
-                ),
-              )
-            : sourcePartition(
-                redis,
-                specs,
-                partitions,
-                keys.partition(m.run, m.placement, p),
-                m.run,
-                lineage,
-                sources.allocate,
-                (key, part) => {
-                  log(`read partition ${p} of ${m.placement} from its source for a loop: ${part.rows} rows`);
-                  return remember(partitions, key, part, PARTITION_CACHE);
-                },
-              ),
+        loadPartition: (p, lineage) => partitionOf(m, p, lineage, ' for a loop'),
         log,
       });
     }
-    const part =
-      m.lineage === undefined
-        ? await loadPartition(sources, m, (p) =>
-            log(`loaded partition ${m.partition} of ${m.placement} from ${origin(m)}: ${p.rows} rows`),
-          )
-        : await sourcePartition(
-            redis,
-            specs,
-            partitions,
-            keys.partition(m.run, m.placement, m.partition),
-            m.run,
-            m.lineage,
-            sources.allocate,
-            (key, p) => {
-              log(`read partition ${m.partition} of ${m.placement} from its source: ${p.rows} rows`);
-              return remember(partitions, key, slots.shareable(p), PARTITION_CACHE);
-            },
-          );
+    const part = await partitionOf(m, m.partition, m.lineage);
     // In shared memory, so that a kernel thread writes the result where it is sent from; zeros,
     // reused once sent.
     const out = outputs.take(m.resultLength);
