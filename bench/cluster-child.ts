@@ -5,7 +5,8 @@
  * ({@link ClusterChildOutput}).
  *
  * 1. BSP overhead: `treeReduce('bench.vector')` of `length` floats over 3 partitions on 3 worker
- *    processes, pass by pass, each pass sending the previous sum to every worker (an allreduce). Overhead = the pass's wall time minus its kernel time (the mean of
+ *    processes, pass by pass, each pass sending the previous sum to every worker (an allreduce) and
+ *    giving it back afterwards (`Engine.recycle`). Overhead = the pass's wall time minus its kernel time (the mean of
  *    its tasks', which run side by side). Beside it, Redis alone moving the same bytes: one client
  *    writing the 3 results and reading them back; and the floor: the same bytes between plain Node
  *    processes over loopback TCP (transfer-floor.ts).
@@ -172,6 +173,9 @@ async function reducePasses(c: ClusterChildConfig, out: ClusterChildOutput, chan
       const kernelBefore = engine.telemetry().kernelSeconds;
       const started = performance.now();
       const sum = await engine.treeReduce(BENCH_VECTOR, placement, { length: c.length, input: previous });
+      // The previous sum is dead once this pass has read it: given back, a later result arrives in
+      // its memory, as a training loop gives back each pass's gradient once it has used it.
+      engine.recycle(previous);
       previous = sum;
       const wall = performance.now() - started;
       // Each partition contributes its row count (1) to every element.

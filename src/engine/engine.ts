@@ -99,6 +99,15 @@ export interface Engine {
    */
   treeReduce(kernel: string, on: DistributedMatrix, args: KernelArgs): Promise<Float64Array>;
   /**
+   * Gives back an array a {@link treeReduce} returned, once the caller holds no reference to it
+   * (nor to a view of it) and no pass still reads it as an argument, so that a later pass's result
+   * arrives in its memory. Optional: an array not given back is collected like any other. It pays
+   * where results are large and arrive over a network (the cluster engine), since a fresh array of
+   * megabytes costs page faults as it fills and garbage collections once dropped. The thread and
+   * serial engines ignore it.
+   */
+  recycle(result: Float64Array): void;
+  /**
    * Submits one task of a DAG (one tree of a forest, one trial of a search): it is queued by
    * priority once every task in `after` has succeeded, and scheduled like any other task
    * (locality, stealing, retries, speculation).

@@ -139,6 +139,9 @@ export class InlineEngine implements Engine {
     };
   }
 
+  /** Ignored: results are ordinary arrays, not taken from a pool. */
+  recycle(_result: Float64Array): void {}
+
   async release(on: DistributedMatrix): Promise<void> {
     this.placements.delete(on.id);
   }

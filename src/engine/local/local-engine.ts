@@ -302,6 +302,9 @@ export class LocalEngine implements Engine {
     };
   }
 
+  /** Ignored: each task's result is fresh shared memory, not taken from a pool. */
+  recycle(_result: Float64Array): void {}
+
   async release(on: DistributedMatrix): Promise<void> {
     const placement = this.placements.get(on.id);
     this.placements.delete(on.id);

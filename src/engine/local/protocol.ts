@@ -87,3 +87,8 @@ export function sharedView(a: Float64Array): Float64Array {
 export function sharedFloat64(length: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(length * 8));
 }
+
+/** `bytes` zeroed bytes in shared memory of their own (offset 0, so float64 views are aligned). */
+export function sharedBytes(bytes: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(bytes));
+}

@@ -19,6 +19,7 @@ import { DistmlError } from '../../errors.ts';
 import { hasLoopKernel, type KernelArgs, resolveBroadcasts } from '../kernel-registry.ts';
 import { type FaultSpec, faultAt, slowdownAt } from '../local/faults.ts';
 import { getPartitionDecoder } from '../raw-partitions.ts';
+import { ArgsCache, type LoadedArgs } from './args-cache.ts';
 import { channelKey } from './channel-frames.ts';
 import { type ClusterConnection, connect, redisOptions } from './cluster-connection.ts';
 import { ClusterKeys } from './cluster-keys.ts';
@@ -117,14 +118,16 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     throw err;
   });
   // Arguments and broadcasts never change under their key (a key names one step or one value), so
-  // the tasks of one pass that land here share a single read of each.
-  const argsCache = new Map<string, KernelArgs>();
+  // the tasks of one pass that land here share a single read of each. The driver's values arrive
+  // in the memory of arguments no task uses any more, when there is some of their size.
+  const argsCache = new ArgsCache(4);
   const broadcasts = new Map<string, Float64Array>();
   // Specs (preprocessing plans) of partitions this worker reads from a data source.
   const specs = new SpecCache();
   // The driver's values and the results travel over its task channel when its messages name one.
-  const channels = new WorkerChannels(id);
-  const values = new DriverValues(redis, channels, options.secret);
+  const allocateValue = (bytes: number) => argsCache.allocate(bytes);
+  const channels = new WorkerChannels(id, allocateValue);
+  const values = new DriverValues(redis, channels, options.secret, allocateValue);
   const sources: PartitionSources = {
     redis,
     keys,
@@ -189,7 +192,22 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
       const lineage = m.lineage;
       return runSourceTask(redis, keys, specs, { ...m, lineage }, operation, info.name, job.attemptsStarted);
     }
-    const args = argsCache.get(m.argsKey) ?? remember(argsCache, m.argsKey, await loadArgs(values, m), 4);
+    // Held until the task ends: the memory of arguments is reused once no task reads them.
+    const held = await argsCache.acquire(m.argsKey, () => loadArgs(values, m));
+    try {
+      return await runTask(job, m, held.args, fault);
+    } finally {
+      held.release();
+    }
+  };
+
+  /** Runs the kernel (or loop slot) of task `m` with its arguments, and sends or stores its result. */
+  const runTask = async (
+    job: Job,
+    m: TaskMessage,
+    args: KernelArgs,
+    fault: FaultSpec | undefined,
+  ): Promise<unknown> => {
     const resolved = await resolveClusterBroadcasts(values, keys, m, args, broadcasts);
     if (hasLoopKernel(m.kernel)) {
       return runLoopSlot({
@@ -412,11 +430,11 @@ async function decodePartition(
   return final(async () => decode(bytes, spec, what, from.allocate));
 }
 
-async function loadArgs(values: DriverValues, m: TaskMessage): Promise<KernelArgs> {
+async function loadArgs(values: DriverValues, m: TaskMessage): Promise<LoadedArgs> {
   const bytes = await values.get(m, m.argsKey);
   if (bytes === null)
     throw new DistmlError('KERNEL', `the arguments of task ${m.jobId} are not in ${origin(m)}`);
-  return decodeArgs(bytes, `arguments of task ${m.jobId}`);
+  return { args: decodeArgs(bytes, `arguments of task ${m.jobId}`), bytes };
 }
 
 async function resolveClusterBroadcasts(
@@ -449,10 +467,10 @@ async function forgetEndedRuns(
   keys: ClusterKeys,
   current: string,
   partitions: Map<string, DesignMatrix>,
-  others: readonly Map<string, unknown>[],
+  others: readonly KeyedCache[],
   log: (line: string) => void,
 ): Promise<void> {
-  const caches: readonly Map<string, unknown>[] = [partitions, ...others];
+  const caches: readonly KeyedCache[] = [partitions, ...others];
   const runs = new Set<string>();
   for (const cache of caches)
     for (const key of cache.keys()) {
@@ -466,6 +484,12 @@ async function forgetEndedRuns(
       for (const key of [...cache.keys()]) if (keys.runOf(key) === run) cache.delete(key);
     log(`dropped the ${dropped} partition(s) of ended run ${run}`);
   }
+}
+
+/** What {@link forgetEndedRuns} needs of a cache: a Map, or the arguments' cache. */
+interface KeyedCache {
+  keys(): IterableIterator<string>;
+  delete(key: string): boolean;
 }
 
 /** Stores `value` under `key`, dropping the oldest entry beyond `limit`; returns `value`. */

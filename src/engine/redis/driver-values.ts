@@ -7,6 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { DistmlError } from '../../errors.ts';
+import { sharedBytes } from '../local/protocol.ts';
 import { channelKey } from './channel-frames.ts';
 import type { TaskMessage } from './task-message.ts';
 import { checkDigest } from './value-digest.ts';
@@ -16,10 +17,15 @@ import type { WorkerChannels } from './worker-channels.ts';
 export class DriverValues {
   private readonly inFlight = new Map<string, Promise<Buffer | null>>();
 
+  /**
+   * @param allocate - the memory a value read from Redis is copied into: shared, at offset 0, the
+   *   caller's to own (values over the channel arrive in the memory `channels` allocates)
+   */
   constructor(
     private readonly redis: Redis,
     private readonly channels: WorkerChannels,
     private readonly secret: Buffer | undefined,
+    private readonly allocate: (bytes: number) => Buffer = sharedBytes,
   ) {}
 
   /**
@@ -44,7 +50,7 @@ export class DriverValues {
       if (reply === null) return null;
       // Under a cluster secret the signed task names the value's digest.
       if (this.secret !== undefined) checkDigest(`the value ${key}`, reply, m.digests?.[key]);
-      const own = Buffer.from(new SharedArrayBuffer(reply.byteLength));
+      const own = this.allocate(reply.byteLength);
       own.set(reply);
       return own;
     }

@@ -423,6 +423,11 @@ export class RedisEngine implements Engine {
     return { broadcast: id, length: value.length };
   }
 
+  /** Takes back a pass's result: a later result arrives in it over the task channel. */
+  recycle(result: Float64Array): void {
+    this.transport.recycle(result);
+  }
+
   async release(on: DistributedMatrix): Promise<void> {
     const { placed, specKey } = this.placed.release(on);
     if (!placed) return;

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
+import { sharedBytes } from '../local/protocol.ts';
 import {
   driverProof,
   FrameReader,
@@ -23,8 +24,15 @@ import { MAX_VALUE_BYTES } from './tensor-codec.ts';
 export class WorkerChannels {
   private readonly connections = new Map<string, Promise<Connection>>();
 
-  /** @param worker - this worker's id, named in its greeting so the driver can push to it */
-  constructor(private readonly worker: string) {}
+  /**
+   * @param worker - this worker's id, named in its greeting so the driver can push to it
+   * @param allocate - the memory a value of so many bytes arrives in: shared, at offset 0, the
+   *   caller's to own once fetched
+   */
+  constructor(
+    private readonly worker: string,
+    private readonly allocate: (bytes: number) => Buffer = sharedBytes,
+  ) {}
 
   /**
    * Sends `data` as the result of attempt `attempt` of `jobId` to the driver at `address`, with
@@ -66,7 +74,7 @@ export class WorkerChannels {
     const id = `${address}/${key.toString('hex').slice(0, 16)}`;
     let connection = this.connections.get(id);
     if (connection === undefined) {
-      connection = Connection.open(address, key, this.worker, timeoutMs);
+      connection = Connection.open(address, key, this.worker, timeoutMs, this.allocate);
       this.connections.set(id, connection);
       connection.catch(() => this.connections.delete(id));
     }
@@ -100,9 +108,18 @@ class Connection {
   private failure: Error | undefined;
   private readonly failed = new Set<(err: Error) => void>();
 
-  private constructor(private readonly socket: Socket) {}
+  private constructor(
+    private readonly socket: Socket,
+    private readonly allocate: (bytes: number) => Buffer,
+  ) {}
 
-  static open(address: string, key: Buffer, worker: string, timeoutMs: number): Promise<Connection> {
+  static open(
+    address: string,
+    key: Buffer,
+    worker: string,
+    timeoutMs: number,
+    allocate: (bytes: number) => Buffer,
+  ): Promise<Connection> {
     const colon = address.lastIndexOf(':');
     const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
     const port = Number(address.slice(colon + 1));
@@ -141,7 +158,7 @@ class Connection {
       );
       const socket = createConnection({ host, port, onread: reader.onread() });
       socket.setNoDelay(true);
-      const c = new Connection(socket);
+      const c = new Connection(socket, allocate);
       const timer = setTimeout(
         () => fail(new Error(`no greeting from ${address} within ${timeoutMs} ms`)),
         timeoutMs,
@@ -169,8 +186,8 @@ class Connection {
       return 0;
     }
     // Shared memory of its own: offset 0, so a float64 view of it is aligned, and kernel threads
-    // read it in place (kernel-threads.ts).
-    const target = Buffer.from(new SharedArrayBuffer(bytes));
+    // read it in place (kernel-threads.ts); reused memory when the worker has some of this size.
+    const target = this.allocate(bytes);
     if (h.pushed === true) this.arriving = { name: h.value, target };
     else if (f !== undefined) f.target = target;
     return bytes;
@@ -186,6 +203,16 @@ class Connection {
     if (this.pushed.size > PUSHED_KEPT) this.pushed.delete(this.pushed.keys().next().value as string);
   }
 
+  /**
+   * A pushed value, handed over: the fetcher owns its memory from now on (it may reuse it once
+   * done), so the connection forgets it; asked for again, it comes from the driver again.
+   */
+  private claimPushed(name: string): Buffer | undefined {
+    const value = this.pushed.get(name);
+    this.pushed.delete(name);
+    return value;
+  }
+
   /** The driver answered fetch `h.id`: the value, "missing", or "sent" (pushed before). */
   private answered(h: Header): void {
     const f = this.fetches.get(h.id as number);
@@ -193,7 +220,7 @@ class Connection {
     if (h.missing === true) f.settle(null);
     else if (h.sent !== true) f.settle(f.target ?? null);
     else {
-      const value = this.pushed.get(h.value as string);
+      const value = this.claimPushed(h.value as string);
       if (value !== undefined) f.settle(value);
       // Pushed, but dropped here since: asked again, this time for the bytes.
       else writeFrame(this.socket, { fetch: h.value, id: h.id, again: true });
@@ -228,7 +255,7 @@ class Connection {
 
   fetch(name: string, timeoutMs: number): Promise<Buffer | null> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const pushed = this.pushed.get(name);
+    const pushed = this.claimPushed(name);
     if (pushed !== undefined) return Promise.resolve(pushed);
     const id = this.nextFetch++;
     return new Promise<Buffer | null>((resolve, reject) => {
