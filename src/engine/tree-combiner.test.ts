@@ -142,3 +142,123 @@ test('every result but the one returned is handed back once, after it was folded
     assert.equal(folded.length, n - 1);
   }
 });
+
+/**
+ * Adds `given[p]` for p in `order`, each result arriving in pieces first (`arriving` with growing
+ * prefixes) while up to `overlap` results arrive at once, steps chosen by `steps` (one per
+ * progress call): how a driver hears of results coming over sockets side by side.
+ */
+function addStreamed(
+  tree: TreeCombiner,
+  given: Float64Array[],
+  order: number[],
+  steps: number[],
+  overlap: number,
+) {
+  const inFlight: { p: number; done: number }[] = [];
+  let next = 0;
+  let step = 0;
+  while (next < order.length || inFlight.length > 0) {
+    while (inFlight.length < overlap && next < order.length) inFlight.push({ p: order[next++]!, done: 0 });
+    const r = steps[step++ % steps.length]!;
+    const f = inFlight[r % inFlight.length]!;
+    const length = given[f.p]!.length;
+    f.done = Math.min(length, f.done + 1 + (r % 3));
+    tree.arriving(f.p, given[f.p]!, f.done);
+    if (f.done === length) {
+      tree.add(f.p, given[f.p]!);
+      inFlight.splice(inFlight.indexOf(f), 1);
+    }
+  }
+}
+
+test('results summed as they arrive, in any order and overlap, give the bits of the level-by-level tree', () => {
+  const value = fc.oneof(
+    fc.double({ min: -1e16, max: 1e16, noNaN: true }),
+    fc.double({ min: -1, max: 1, noNaN: true }),
+  );
+  fc.assert(
+    fc.property(
+      fc
+        .integer({ min: 2, max: 9 })
+        .chain((n) =>
+          fc.tuple(
+            fc.array(fc.array(value, { minLength: 7, maxLength: 7 }), { minLength: n, maxLength: n }),
+            fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+            fc.array(fc.nat(50), { minLength: 1, maxLength: 30 }),
+            fc.integer({ min: 1, max: 3 }),
+            fc.boolean(),
+          ),
+        ),
+      ([parts, order, steps, overlap, checked]) => {
+        const expected = levelByLevel(copies(parts));
+        const given = copies(parts);
+        const allocated: Float64Array[] = [];
+        const tree = new TreeCombiner(
+          parts.length,
+          'sum',
+          checked ? () => assert.fail('all finite') : undefined,
+          undefined,
+          (length) => {
+            allocated.push(new Float64Array(length).fill(Number.NaN));
+            return allocated.at(-1)!;
+          },
+        );
+        addStreamed(tree, given, order, steps, overlap);
+        assert.deepEqual(new Uint8Array(tree.result().buffer), new Uint8Array(expected.buffer));
+        // Some sums ran while results arrived (whenever one arrived after its sibling was in).
+        if (order.indexOf(0) < order.indexOf(1) && overlap === 1) assert.ok(allocated.length > 0);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a result that streamed but is not the one added leaves no trace', () => {
+  const folded: Float64Array[] = [];
+  const found: NonFiniteValue[] = [];
+  const tree = new TreeCombiner(
+    3,
+    'sum',
+    (f) => found.push(f),
+    (f) => folded.push(f),
+    (length) => new Float64Array(length),
+  );
+  const p0 = Float64Array.of(1, 2, 3);
+  const p2 = Float64Array.of(100, 200, 300);
+  tree.add(0, p0);
+  tree.add(2, p2);
+  // A superseded job's result for partition 1, NaN and all, streams in, then another copy is added.
+  const discarded = Float64Array.of(Number.NaN, 5, 6);
+  tree.arriving(1, discarded, 3);
+  const other = Float64Array.of(10, 20, 30);
+  tree.arriving(1, other, 2); // a second copy does not stream
+  assert.deepEqual([...p0], [1, 2, 3], 'the tree is untouched while results arrive');
+  tree.add(1, other);
+  assert.deepEqual([...tree.result()], [111, 222, 333]);
+  assert.deepEqual(found, [], "the discarded result's NaN is never reported");
+  assert.ok(!folded.includes(discarded), 'the discarded array is not the tree’s to hand back');
+});
+
+test('a non-finite value met while a result streams is named when the result is added', () => {
+  for (const left of [true, false]) {
+    const found: NonFiniteValue[] = [];
+    const tree = new TreeCombiner(
+      2,
+      'sum',
+      (f) => found.push(f),
+      undefined,
+      (n) => new Float64Array(n),
+    );
+    const bad = Float64Array.of(1, Number.POSITIVE_INFINITY, 3);
+    const good = Float64Array.of(1, 2, 3);
+    // The bad result is partition 0 (the left operand) or 1, and arrives second, in two pieces.
+    const [badP, goodP] = left ? [0, 1] : [1, 0];
+    tree.add(goodP, good);
+    tree.arriving(badP, bad, 2);
+    assert.deepEqual(found, [], 'not before it is added');
+    tree.arriving(badP, bad, 3);
+    tree.add(badP, bad);
+    assert.deepEqual(found, [{ partition: badP, index: 1, value: Number.POSITIVE_INFINITY }]);
+  }
+});

@@ -10,6 +10,12 @@
  * levels per pass over memory (3 partitions: (0 + 1) + 2 in one loop). It can also check
  * that results are finite, fused into the sums: a NaN or an infinity in any operand makes the sum
  * non-finite, so one test of each sum finds it, and a result is not read once more for the check.
+ *
+ * A sum can also begin before a result is whole: told that a prefix of it has arrived
+ * ({@link TreeCombiner.arriving}), and with its siblings in, the combiner sums that prefix with them
+ * into memory of its own, so that the cluster driver sums the last result while its bytes still
+ * come in, instead of after. It changes nothing in the tree until the result is added, since a
+ * result can still be discarded on arrival (a superseded job's).
  */
 import type { Combine } from './kernel-registry.ts';
 
@@ -19,6 +25,21 @@ export interface NonFiniteValue {
   readonly partition: number | undefined;
   readonly index: number;
   readonly value: number;
+}
+
+/**
+ * A result being summed while it arrives: the siblings its arrival will fold in, and the elements of
+ * that fold computed so far, into memory of its own.
+ */
+interface Stream {
+  readonly part: Float64Array;
+  /** The siblings present when the stream began, bottom up: a prefix of those its arrival folds. */
+  readonly chain: readonly Sibling[];
+  readonly out: Float64Array;
+  /** Elements of `out` computed. */
+  done: number;
+  /** The first non-finite value met, reported only if the result is added. */
+  nonFinite: NonFiniteValue | undefined;
 }
 
 /** A node of the tree: its vector, and the partition it is when it is a result not yet checked. */
@@ -33,6 +54,10 @@ export class TreeCombiner {
   private readonly levels: (TreeNode | undefined)[][] = [];
   private root: Float64Array | undefined;
   private added = 0;
+  /** Whether each partition was added. */
+  private readonly isAdded: boolean[];
+  /** Results being summed as they arrive, by partition. */
+  private readonly streams = new Map<number, Stream>();
 
   /**
    * @param count - partitions of the pass
@@ -41,14 +66,18 @@ export class TreeCombiner {
    *   should throw) for the first NaN or infinity; without it nothing is checked
    * @param onFolded - called with each array once it is folded into another, when nothing here
    *   reads it any more (for its memory to be reused)
+   * @param allocate - memory for sums computed while a result arrives ({@link arriving}); without
+   *   it, nothing is summed before a result is added
    */
   constructor(
     private readonly count: number,
     private readonly combine: Combine = 'sum',
     private readonly onNonFinite?: (found: NonFiniteValue) => void,
     private readonly onFolded?: (folded: Float64Array) => void,
+    private readonly allocate?: (length: number) => Float64Array,
   ) {
     if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`TreeCombiner of ${count} parts`);
+    this.isAdded = new Array<boolean>(count).fill(false);
     for (let size = count; ; size = Math.ceil(size / 2)) {
       this.levels.push(new Array<TreeNode | undefined>(size));
       if (size === 1) break;
@@ -57,11 +86,10 @@ export class TreeCombiner {
 
   /** Adds the result of `partition`, combining what it completes. Overwrites the arrays it is given. */
   add(partition: number, part: Float64Array): void {
-    const first = this.levels[0]!;
     if (!Number.isSafeInteger(partition) || partition < 0 || partition >= this.count)
       throw new RangeError(`partition ${partition} of a pass of ${this.count}`);
-    if (first[partition] !== undefined || this.added === this.count)
-      throw new RangeError(`partition ${partition} was combined already`);
+    if (this.isAdded[partition]) throw new RangeError(`partition ${partition} was combined already`);
+    this.isAdded[partition] = true;
     this.added++;
     // Sums check their operands as they go; a result that is never summed (a pass of one
     // partition) or combined otherwise is checked on its own.
@@ -69,6 +97,52 @@ export class TreeCombiner {
     if (this.onNonFinite !== undefined && !fused) this.checkAlone(partition, part);
     const node: TreeNode = { values: part, unchecked: fused ? partition : undefined };
     // The siblings this arrival completes, bottom up; an odd last node is carried up a level.
+    const { siblings, level, index } = this.siblingsOf(partition);
+    for (let l = 0, i = partition; l < level; l++, i >>= 1) {
+      const nodes = this.levels[l]!;
+      if ((i ^ 1) < nodes.length) nodes[i ^ 1] = undefined;
+    }
+    const made = this.foldStreamed(partition, part, siblings) ?? this.fold(node, siblings);
+    if (level === this.levels.length - 1) this.root = made.values;
+    else this.levels[level]![index] = made;
+  }
+
+  /**
+   * Elements [0, `elements`) of partition `partition`'s result are in `part` already, the rest
+   * still arriving: the sums they complete are computed now, into memory of their own, so that the
+   * driver sums while the rest arrives rather than after, on bytes still in its cache. Nothing is
+   * reported, and nothing the tree holds is changed, until {@link add} adds this very array: a
+   * result discarded on arrival (a superseded job's) leaves no trace. Only sums stream, and only
+   * once the siblings the arrival folds with are there; one array per partition streams (the
+   * first: another copy of the task arriving too is folded when added).
+   */
+  arriving(partition: number, part: Float64Array, elements: number): void {
+    if (this.combine !== 'sum' || this.allocate === undefined || this.count === 1) return;
+    if (this.isAdded[partition] !== false) return;
+    let stream = this.streams.get(partition);
+    if (stream === undefined) {
+      const { siblings } = this.siblingsOf(partition);
+      if (siblings.length === 0) return;
+      stream = { part, chain: siblings, out: this.allocate(part.length), done: 0, nonFinite: undefined };
+      this.streams.set(partition, stream);
+    }
+    if (stream.part !== part) return;
+    const to = Math.min(elements, part.length);
+    if (to > stream.done) this.sumChain(partition, stream, to);
+  }
+
+  /** The combined result, once every partition was added. */
+  result(): Float64Array {
+    if (this.root === undefined)
+      throw new RangeError(`${this.count - this.added} of ${this.count} partitions not combined yet`);
+    return this.root;
+  }
+
+  /**
+   * The siblings present that partition `partition`'s arrival folds with, bottom up (an odd last
+   * node is carried up a level), and the level and index where the node they make goes.
+   */
+  private siblingsOf(partition: number): { siblings: Sibling[]; level: number; index: number } {
     const siblings: Sibling[] = [];
     let index = partition;
     let level = 0;
@@ -78,19 +152,85 @@ export class TreeCombiner {
       if (sibling >= nodes.length) continue;
       const other = nodes[sibling];
       if (other === undefined) break;
-      nodes[sibling] = undefined;
       siblings.push({ node: other, left: sibling < index });
     }
-    const made = this.fold(node, siblings);
-    if (level === this.levels.length - 1) this.root = made.values;
-    else this.levels[level]![index] = made;
+    return { siblings, level, index };
   }
 
-  /** The combined result, once every partition was added. */
-  result(): Float64Array {
-    if (this.root === undefined)
-      throw new RangeError(`${this.count - this.added} of ${this.count} partitions not combined yet`);
-    return this.root;
+  /**
+   * The node partition `partition`'s arrival makes from what streamed of `part` (its chain summed
+   * in full, the siblings present since folded onto it), or undefined when nothing streamed of
+   * this array. A non-finite value met while streaming is reported now.
+   */
+  private foldStreamed(
+    partition: number,
+    part: Float64Array,
+    siblings: readonly Sibling[],
+  ): TreeNode | undefined {
+    const stream = this.streams.get(partition);
+    if (stream === undefined) return undefined;
+    this.streams.delete(partition);
+    const { chain, out } = stream;
+    if (stream.part !== part || chain.some((s, i) => siblings[i]?.node !== s.node)) {
+      this.onFolded?.(out);
+      return undefined;
+    }
+    if (stream.done < part.length) this.sumChain(partition, stream, part.length);
+    if (stream.nonFinite !== undefined) this.onNonFinite?.(stream.nonFinite);
+    this.onFolded?.(part);
+    for (const s of chain) this.onFolded?.(s.node.values);
+    return this.fold({ values: out, unchecked: undefined }, siblings.slice(chain.length));
+  }
+
+  /**
+   * Elements [done, to) of `stream`'s fold: its result summed with each sibling of its chain in
+   * turn, bottom up, as the whole-array sums would (a sum of two is the same either way round).
+   * One and two siblings, the cases of up to 4 partitions, have loops of their own.
+   */
+  private sumChain(partition: number, stream: Stream, to: number): void {
+    const { part, chain, out } = stream;
+    const check = this.onNonFinite !== undefined;
+    const from = stream.done;
+    stream.done = to;
+    const b = chain[0]!.node.values;
+    if (chain.length === 1) {
+      for (let j = from; j < to; j++) {
+        const s = part[j]! + b[j]!;
+        out[j] = s;
+        if (check && s - s !== 0) stream.nonFinite ??= this.chainNonFinite(partition, stream, j);
+      }
+    } else if (chain.length === 2) {
+      const c = chain[1]!.node.values;
+      for (let j = from; j < to; j++) {
+        const s = part[j]! + b[j]! + c[j]!;
+        out[j] = s;
+        if (check && s - s !== 0) stream.nonFinite ??= this.chainNonFinite(partition, stream, j);
+      }
+    } else {
+      for (let j = from; j < to; j++) {
+        let s = part[j]! + b[j]!;
+        for (let k = 1; k < chain.length; k++) s += chain[k]!.node.values[j]!;
+        out[j] = s;
+        if (check && s - s !== 0) stream.nonFinite ??= this.chainNonFinite(partition, stream, j);
+      }
+    }
+  }
+
+  /** The first operand or sum of `stream`'s fold at element `index` that is not finite, named. */
+  private chainNonFinite(partition: number, stream: Stream, index: number): NonFiniteValue {
+    let node: TreeNode = { values: stream.part, unchecked: partition };
+    let value = stream.part[index]!;
+    for (const c of stream.chain) {
+      const other = c.node.values[index]!;
+      const sum = c.left ? other + value : value + other;
+      if (sum - sum !== 0)
+        return c.left
+          ? nonFiniteValue(c.node, node, index, other, value, sum)
+          : nonFiniteValue(node, c.node, index, value, other, sum);
+      node = { values: stream.out, unchecked: undefined };
+      value = sum;
+    }
+    throw new RangeError(`element ${index} of a streamed sum is finite`);
   }
 
   /** `siblings` folded into `node` in order, each on its side; the node they make. */
@@ -179,9 +319,7 @@ export class TreeCombiner {
 
   /** Names the operand that held a non-finite value, or the sum that overflowed. */
   private nonFinite(a: TreeNode, b: TreeNode, index: number, u: number, v: number, sum: number): void {
-    if (u - u !== 0) this.onNonFinite!({ partition: a.unchecked, index, value: u });
-    else if (v - v !== 0) this.onNonFinite!({ partition: b.unchecked, index, value: v });
-    else this.onNonFinite!({ partition: undefined, index, value: sum });
+    this.onNonFinite!(nonFiniteValue(a, b, index, u, v, sum));
   }
 
   private checkAlone(partition: number, part: Float64Array): void {
@@ -193,6 +331,20 @@ export class TreeCombiner {
       }
     }
   }
+}
+
+/** The operand of `a` + `b` at `index` that held a non-finite value, or else the sum that overflowed. */
+function nonFiniteValue(
+  a: TreeNode,
+  b: TreeNode,
+  index: number,
+  u: number,
+  v: number,
+  sum: number,
+): NonFiniteValue {
+  if (u - u !== 0) return { partition: a.unchecked, index, value: u };
+  if (v - v !== 0) return { partition: b.unchecked, index, value: v };
+  return { partition: undefined, index, value: sum };
 }
 
 /** A node an arrival folds in, and whether it is the left operand. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { FrameReader, type Header } from './channel-frames.ts';
 
@@ -50,4 +51,54 @@ test('a reader that gives the socket its memory reads payloads in place, skips d
   assert.deepEqual(target, kept);
   // Past the reads that also carried its header, the kept payload went straight into its buffer.
   assert.ok(inPlace > kept.byteLength - 100_000, `${inPlace} bytes read in place`);
+});
+
+test('a payload reports how much of it is in its buffer as it arrives, in place or in chunks', () => {
+  const kept = Uint8Array.from({ length: 100_000 }, (_, i) => i % 241);
+  const wire = Buffer.concat([
+    frame({ n: 1, bytes: 5000 }, new Uint8Array(5000)),
+    frame({ n: 2, bytes: kept.byteLength, keep: true }, kept),
+  ]);
+  for (const inPlace of [true, false]) {
+    const reports: number[] = [];
+    let target: Uint8Array | undefined;
+    const reader = new FrameReader(
+      (h) => h.bytes as number,
+      (h) => (h.keep === true ? (target = new Uint8Array(h.bytes as number)) : 'skip'),
+      () => {},
+      (why) => assert.fail(why),
+      (h, filled) => {
+        assert.equal(h.n, 2, 'a skipped payload reports nothing');
+        // What is reported is there already.
+        assert.deepEqual(target!.subarray(0, filled), kept.subarray(0, filled));
+        reports.push(filled);
+      },
+    );
+    const sizes = (i: number) => 1 + ((i * 7919) % 30_000);
+    if (inPlace) {
+      const { buffer, callback } = reader.onread();
+      for (let at = 0, i = 0; at < wire.byteLength; i++) {
+        const into = (buffer as () => Uint8Array)();
+        const n = Math.min(into.byteLength, wire.byteLength - at, sizes(i));
+        into.set(wire.subarray(at, at + n));
+        callback(n, into);
+        at += n;
+      }
+    } else {
+      const socket = new EventEmitter();
+      reader.attach(socket as never);
+      for (let at = 0, i = 0; at < wire.byteLength; i++) {
+        const n = Math.min(wire.byteLength - at, sizes(i));
+        socket.emit('data', wire.subarray(at, at + n));
+        at += n;
+      }
+    }
+    assert.ok(reports.length > 3, `${reports.length} reports`);
+    assert.deepEqual(
+      reports,
+      [...reports].sort((a, b) => a - b),
+      'growing',
+    );
+    assert.equal(reports.at(-1), kept.byteLength);
+  }
 });

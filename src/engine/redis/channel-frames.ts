@@ -79,6 +79,8 @@ export class FrameReader {
     private readonly payloadFor: (header: Header) => Uint8Array | 'skip' | undefined,
     private readonly onFrame: (header: Header, payload: Uint8Array | undefined) => void,
     private readonly onBad: (why: string) => void,
+    /** Told how many bytes of a payload are in its buffer, as they arrive (not for 'skip'). */
+    private readonly onPayload?: (header: Header, filled: number) => void,
   ) {}
 
   /** Reads the frames of `socket` from its chunks. */
@@ -115,6 +117,7 @@ export class FrameReader {
     // The bytes are in place already: the buffer ended where the payload ends.
     this.filled += bytes;
     this.remaining -= bytes;
+    this.progress();
     if (this.remaining === 0) this.finish();
   }
 
@@ -128,6 +131,7 @@ export class FrameReader {
         this.filled += n;
         this.remaining -= n;
         at += n;
+        this.progress();
         if (this.remaining === 0) this.finish();
         continue;
       }
@@ -175,6 +179,11 @@ export class FrameReader {
     this.pending = [all.subarray(4 + length)];
     this.pendingBytes = all.byteLength - 4 - length;
     return true;
+  }
+
+  private progress(): void {
+    if (this.onPayload !== undefined && this.target !== 'skip' && this.target !== undefined)
+      this.onPayload(this.header!, this.filled);
   }
 
   private finish(): void {

@@ -49,7 +49,14 @@ interface Peer {
 interface Expected {
   readonly bytes: number;
   readonly attempts: Map<number, Float64Array>;
+  readonly onArriving: ArrivingResult | undefined;
 }
+
+/**
+ * Told, as a result's bytes arrive, how many of its float64s are in `result` (the array it arrives
+ * in, which {@link DriverChannel.take} then gives); the fence has not judged the result yet.
+ */
+export type ArrivingResult = (result: Float64Array, elements: number) => void;
 
 /** What a worker says of the task run whose result it sends, beside the result. */
 export interface RunFacts {
@@ -100,8 +107,12 @@ export class DriverChannel {
   onResult: ((jobId: string, attempt: number, facts: RunFacts) => void) | undefined;
   /** Called when a result arrives for a job no longer expected (a superseded or finished one). */
   onDiscarded: ((jobId: string) => void) | undefined;
-  /** Buffers results arrive in, of the sizes of the passes' results: see {@link recycle}. */
-  private readonly results = new Float64Pool(false);
+  /**
+   * Buffers results arrive in, and sums of them computed as they arrive, of the sizes of the
+   * passes' results: see {@link recycle}. A pass of P partitions holds up to P results and P − 1
+   * sums at once.
+   */
+  private readonly results = new Float64Pool(false, 8);
 
   private constructor(
     private readonly server: Server,
@@ -171,14 +182,22 @@ export class DriverChannel {
     return true;
   }
 
-  /** Accepts result bytes for job `jobId`, exactly `bytes` long, until {@link forget}. */
-  expect(jobId: string, bytes: number): void {
-    this.expected.set(jobId, { bytes, attempts: new Map() });
+  /**
+   * Accepts result bytes for job `jobId`, exactly `bytes` long, until {@link forget}; `onArriving`
+   * hears of them as they arrive.
+   */
+  expect(jobId: string, bytes: number, onArriving?: ArrivingResult): void {
+    this.expected.set(jobId, { bytes, attempts: new Map(), onArriving });
   }
 
   /** The bytes attempt `attempt` of `jobId` sent, if they arrived. */
   take(jobId: string, attempt: number): Float64Array | undefined {
     return this.expected.get(jobId)?.attempts.get(attempt);
+  }
+
+  /** An array of `length` from the memory results arrive in, for sums computed from them. */
+  allocate(length: number): Float64Array {
+    return this.results.take(length);
   }
 
   /**
@@ -262,6 +281,11 @@ export class DriverChannel {
           this.onResult?.(String(h.jobId), h.attempt as number, h as unknown as RunFacts);
       },
       refuse,
+      (h, filled) => {
+        const wanted = this.expected.get(String(h.jobId));
+        const result = wanted?.attempts.get(h.attempt as number);
+        if (result !== undefined) wanted!.onArriving?.(result, Math.floor(filled / 8));
+      },
     );
     // Results are read straight into the arrays they arrive in (accepted-onread.ts).
     const socket = readAccepted(accepted, reader.onread(), (s) => reader.attach(s));

@@ -17,7 +17,7 @@ import type { Combine } from '../kernel-registry.ts';
 import { type Speculation, stragglerLimitMs } from '../stragglers.ts';
 import { TreeCombiner } from '../tree-combiner.ts';
 import type { LaneEvent, TaskRouter } from './placement.ts';
-import type { RunFacts } from './task-channel.ts';
+import type { ArrivingResult, RunFacts } from './task-channel.ts';
 import {
   type MessageDecoder,
   type MessageLineage,
@@ -95,6 +95,8 @@ export interface TaskCall {
   readonly decoder?: MessageDecoder;
   /** A pass's task, whose kernel time measures its worker's speed. */
   readonly measure?: boolean;
+  /** Hears of the result's bytes as they arrive over the task channel (a pass sums them then). */
+  readonly onArriving?: ArrivingResult;
 }
 
 /** The counts of the tasks run, as the engine reports them. */
@@ -121,6 +123,8 @@ export class TaskRunner {
   private readonly passes = new Map<number, PassClock>();
   /** Settlers of the jobs waited for, by job id; the queues' events are dispatched to them. */
   private readonly jobs = new Map<string, (outcome: { value: TaskReturn } | { error: Error }) => void>();
+  /** Listeners to results arriving, by the job id a task was first queued under. */
+  private readonly arrivals = new Map<string, ArrivingResult>();
   /** Rejecters of the tasks being waited for, so that a lost run or a close ends every wait. */
   private readonly waiting = new Set<(err: Error) => void>();
 
@@ -170,10 +174,13 @@ export class TaskRunner {
       },
       // A result folded into another is dead: the next pass's results arrive in its memory.
       (folded) => this.h.transport.recycle(folded),
+      (length) => this.h.transport.allocate(length),
     );
     await Promise.all(
       calls.map(async (call, p) => {
-        const { result, worker } = await this.answer(call);
+        // Each result is summed with those already in as its bytes arrive.
+        const onArriving: ArrivingResult = (result, elements) => tree.arriving(p, result, elements);
+        const { result, worker } = await this.answer({ ...call, onArriving });
         workers[p] = worker;
         tree.add(p, result);
       }),
@@ -208,6 +215,7 @@ export class TaskRunner {
         loop ? Array.from({ length: t.on.partitions }, (_, p) => p) : [partition],
       ),
     };
+    if (t.onArriving !== undefined) this.arrivals.set(jobId, t.onArriving);
     try {
       if (loop) answer = await this.queue(fields, t.priority ?? 0, LOOP_TASK_TIMEOUT_MS, false);
       else if (this.h.speculation === undefined)
@@ -221,6 +229,7 @@ export class TaskRunner {
       );
     } finally {
       this.h.transport.forget(jobId);
+      this.arrivals.delete(jobId);
     }
     if (result.length !== resultLength) {
       throw new TaskFailedError(
@@ -293,7 +302,8 @@ export class TaskRunner {
   ): Promise<void> {
     const lost = this.h.lostError();
     if (lost !== undefined) throw lost;
-    if (resultOverChannel) this.h.transport.expect(jobId, fields.resultLength * 8);
+    if (resultOverChannel)
+      this.h.transport.expect(jobId, fields.resultLength * 8, this.arrivals.get(fields.jobId));
     await this.h.io(
       (queue ?? this.h.queue).add(fields.kernel, makeTaskMessage({ ...fields, jobId }, this.h.secret), {
         jobId,

@@ -12,7 +12,7 @@ import { sha256Hex } from '../../format/sha256.ts';
 import type { KernelArgs } from '../kernel-registry.ts';
 import { channelKey } from './channel-frames.ts';
 import type { ClusterKeys } from './cluster-keys.ts';
-import { DriverChannel, type RunFacts } from './task-channel.ts';
+import { type ArrivingResult, DriverChannel, type RunFacts } from './task-channel.ts';
 import { decodeFloat64, encodeArgs } from './tensor-codec.ts';
 
 /** What a worker answers for a finished task. */
@@ -199,9 +199,17 @@ export class TaskTransport {
     this.channel?.push(worker, key);
   }
 
-  /** Accepts result bytes for job `jobId` over the channel, `bytes` long, until {@link forget}. */
-  expect(jobId: string, bytes: number): void {
-    this.channel?.expect(jobId, bytes);
+  /**
+   * Accepts result bytes for job `jobId` over the channel, `bytes` long, until {@link forget};
+   * `onArriving` hears of them as they arrive.
+   */
+  expect(jobId: string, bytes: number, onArriving?: ArrivingResult): void {
+    this.channel?.expect(jobId, bytes, onArriving);
+  }
+
+  /** An array for a pass's sums, from the memory results arrive in (given back by {@link recycle}). */
+  allocate(length: number): Float64Array {
+    return this.channel?.allocate(length) ?? new Float64Array(length);
   }
 
   /** Stops accepting results for `jobId` and its requeued copies. */
