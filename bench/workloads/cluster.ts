@@ -34,8 +34,8 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
   };
   const config: ClusterChildConfig = {
     length,
-    passes: 12,
-    warmup: 2,
+    passes: 30,
+    warmup: 3,
     reduceWorkers: 3,
     train,
     processes: [1, 2],
