@@ -149,7 +149,8 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
         '`distml worker` processes of one thread each, all started by the benchmark. The sync cost is what ' +
         "a BSP pass costs beyond its kernels: the previous sum sent to every worker as the pass's argument " +
         "(pushed over the driver's task channel), one task per partition queued through BullMQ, each worker " +
-        'sending its result vector straight back over the channel, the driver summing them. The `bench.vector` ' +
+        'sending its result vector straight back over the channel, the driver summing them (and giving the ' +
+        'previous sum back with `engine.recycle` once the pass has read it). The `bench.vector` ' +
         'kernel returns a vector of that size at almost no cost, so the pass is nearly all sync.',
       `The logistic rows run \`${trainCommandLine({ ...train, data: train.data.replace(ROOT, '') })} ` +
         '--cluster URL --min-workers P` with P worker processes: the driver reads the file and serves the two ' +
