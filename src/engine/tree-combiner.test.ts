@@ -123,6 +123,11 @@ test('a partition given twice, one out of range, or a result asked for early is 
   tree.add(1, Float64Array.of(1));
   assert.throws(() => tree.add(1, Float64Array.of(1)), /partition 1 was combined already/);
   assert.throws(() => tree.add(2, Float64Array.of(1)), /partition 2 of a pass of 2/);
+  // A partition already folded into its parent is refused too, not taken for a new one.
+  const four = new TreeCombiner(4);
+  four.add(0, Float64Array.of(1));
+  four.add(1, Float64Array.of(1));
+  assert.throws(() => four.add(1, Float64Array.of(1)), /partition 1 was combined already/);
   assert.throws(() => tree.result(), /1 of 2 partitions not combined yet/);
   assert.throws(() => new TreeCombiner(0), /TreeCombiner of 0 parts/);
 });
