@@ -197,40 +197,29 @@ export class TreeCombiner {
       for (let j = from; j < to; j++) {
         const s = part[j]! + b[j]!;
         out[j] = s;
-        if (check && s - s !== 0) stream.nonFinite ??= this.chainNonFinite(partition, stream, j);
+        if (check && s - s !== 0) stream.nonFinite ??= this.streamNonFinite(partition, stream, j);
       }
     } else if (chain.length === 2) {
       const c = chain[1]!.node.values;
       for (let j = from; j < to; j++) {
         const s = part[j]! + b[j]! + c[j]!;
         out[j] = s;
-        if (check && s - s !== 0) stream.nonFinite ??= this.chainNonFinite(partition, stream, j);
+        if (check && s - s !== 0) stream.nonFinite ??= this.streamNonFinite(partition, stream, j);
       }
     } else {
       for (let j = from; j < to; j++) {
         let s = part[j]! + b[j]!;
         for (let k = 1; k < chain.length; k++) s += chain[k]!.node.values[j]!;
         out[j] = s;
-        if (check && s - s !== 0) stream.nonFinite ??= this.chainNonFinite(partition, stream, j);
+        if (check && s - s !== 0) stream.nonFinite ??= this.streamNonFinite(partition, stream, j);
       }
     }
   }
 
   /** The first operand or sum of `stream`'s fold at element `index` that is not finite, named. */
-  private chainNonFinite(partition: number, stream: Stream, index: number): NonFiniteValue {
-    let node: TreeNode = { values: stream.part, unchecked: partition };
-    let value = stream.part[index]!;
-    for (const c of stream.chain) {
-      const other = c.node.values[index]!;
-      const sum = c.left ? other + value : value + other;
-      if (sum - sum !== 0)
-        return c.left
-          ? nonFiniteValue(c.node, node, index, other, value, sum)
-          : nonFiniteValue(node, c.node, index, value, other, sum);
-      node = { values: stream.out, unchecked: undefined };
-      value = sum;
-    }
-    throw new RangeError(`element ${index} of a streamed sum is finite`);
+  private streamNonFinite(partition: number, stream: Stream, index: number): NonFiniteValue {
+    const values = [stream.part[index]!, ...stream.chain.map((c) => c.node.values[index]!)];
+    return chainNonFinite({ values: stream.part, unchecked: partition }, stream.chain, index, values);
   }
 
   /** `siblings` folded into `node` in order, each on its side; the node they make. */
@@ -265,7 +254,7 @@ export class TreeCombiner {
         const w = c[j]!;
         const s = u + v + w;
         out[j] = s;
-        if (s - s !== 0) this.nonFiniteOfTwo(node, s1, s2, j, u, v, w);
+        if (s - s !== 0) this.onNonFinite(chainNonFinite(node, [s1, s2], j, [u, v, w]));
       }
     }
     for (const x of [a, b, c]) if (x !== out) this.onFolded?.(x);
@@ -296,27 +285,6 @@ export class TreeCombiner {
     return { values: x, unchecked: undefined };
   }
 
-  /** What {@link nonFinite} says of the first of {@link sumTwo}'s two sums that is not finite. */
-  private nonFiniteOfTwo(
-    node: TreeNode,
-    s1: Sibling,
-    s2: Sibling,
-    index: number,
-    u: number,
-    v: number,
-    w: number,
-  ) {
-    const first = u + v;
-    if (first - first !== 0) {
-      if (s1.left) this.nonFinite(s1.node, node, index, v, u, first);
-      else this.nonFinite(node, s1.node, index, u, v, first);
-      return;
-    }
-    const made: TreeNode = { values: node.values, unchecked: undefined };
-    if (s2.left) this.nonFinite(s2.node, made, index, w, first, first + w);
-    else this.nonFinite(made, s2.node, index, first, w, first + w);
-  }
-
   /** Names the operand that held a non-finite value, or the sum that overflowed. */
   private nonFinite(a: TreeNode, b: TreeNode, index: number, u: number, v: number, sum: number): void {
     this.onNonFinite!(nonFiniteValue(a, b, index, u, v, sum));
@@ -331,6 +299,34 @@ export class TreeCombiner {
       }
     }
   }
+}
+
+/**
+ * The first non-finite operand or sum of `start` folded with `chain` in turn (each sibling on its
+ * side) at element `index`, named: `values` are the operands there, `start`'s first. Takes the
+ * values rather than reading them, since a sum may have overwritten an operand's element already.
+ */
+function chainNonFinite(
+  start: TreeNode,
+  chain: readonly Sibling[],
+  index: number,
+  values: readonly number[],
+): NonFiniteValue {
+  let node = start;
+  let value = values[0]!;
+  for (let k = 0; k < chain.length; k++) {
+    const c = chain[k]!;
+    const other = values[k + 1]!;
+    const sum = c.left ? other + value : value + other;
+    if (sum - sum !== 0)
+      return c.left
+        ? nonFiniteValue(c.node, node, index, other, value, sum)
+        : nonFiniteValue(node, c.node, index, value, other, sum);
+    // A partial sum names no partition: its operands were finite, so it overflowed.
+    node = { values: start.values, unchecked: undefined };
+    value = sum;
+  }
+  throw new RangeError(`element ${index} of a sum of ${chain.length + 1} operands is finite`);
 }
 
 /** The operand of `a` + `b` at `index` that held a non-finite value, or else the sum that overflowed. */
