@@ -13,6 +13,7 @@
  */
 import type { KernelArgs } from '../kernel-registry.ts';
 import { sharedBytes } from '../local/protocol.ts';
+import { ViewPool } from './float64-pool.ts';
 
 /** Arguments, decoded from the bytes they arrived in. */
 export interface LoadedArgs {
@@ -43,11 +44,13 @@ export class ArgsCache {
    * never share one memory.
    */
   private readonly retired = new Map<string, Entry>();
-  /** Free memory by size in bytes; at most `limit` buffers of a size. */
-  private readonly free = new Map<number, Buffer[]>();
+  /** Free memory by size in bytes: shared, at most `limit` buffers of a size. */
+  private readonly free: ViewPool<Buffer>;
 
   /** @param limit - arguments kept (a pass's, and a few before it for requeued tasks) */
-  constructor(private readonly limit = 4) {}
+  constructor(private readonly limit = 4) {
+    this.free = new ViewPool<Buffer>(sharedBytes, true, limit);
+  }
 
   /**
    * Memory for a value of `bytes` bytes from the driver: shared (kernel threads read it in place),
@@ -55,7 +58,7 @@ export class ArgsCache {
    * there are some of that size. The caller owns it.
    */
   allocate(bytes: number): Buffer {
-    return this.free.get(bytes)?.pop() ?? sharedBytes(bytes);
+    return this.free.take(bytes);
   }
 
   /**
@@ -112,24 +115,11 @@ export class ArgsCache {
         // Still retired and unused once loaded: not asked for again meanwhile.
         if (entry.users > 0 || this.retired.get(key) !== entry) return;
         this.retired.delete(key);
-        this.giveBack(bytes);
+        this.free.give(bytes);
       },
       () => {
         if (this.retired.get(key) === entry) this.retired.delete(key);
       },
     );
-  }
-
-  private giveBack(bytes: Buffer): void {
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    if (!whole || !(bytes.buffer instanceof SharedArrayBuffer)) return;
-    let list = this.free.get(bytes.byteLength);
-    if (list === undefined) {
-      // Only a few sizes at a time: a new size displaces the oldest.
-      if (this.free.size >= this.limit) this.free.delete(this.free.keys().next().value as number);
-      list = [];
-      this.free.set(bytes.byteLength, list);
-    }
-    if (list.length < this.limit && !list.includes(bytes)) list.push(bytes);
   }
 }
