@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { axpy, dot, dotUnchecked, gemv, gemvT, nrm2, scal } from './blas.ts';
+import { axpy, axpyRowsUnchecked, dot, dotUnchecked, gemv, gemvT, nrm2, scal } from './blas.ts';
 
 // Kernels are checked against plain left-to-right loops. The unrolled kernels sum in another order,
 // so a result may differ by rounding: within 1e-13 of the sum of the magnitudes of its terms.
@@ -39,6 +39,23 @@ test('dot equals the naive sum, on offsets and on subarray views', () => {
       const yView = y.buffer.subarray(y.offset, y.offset + n);
       assert.equal(dot(xView, yView), byOffset);
       assert.equal(dotUnchecked(n, x.buffer, x.offset, y.buffer, y.offset), byOffset);
+    }),
+  );
+});
+
+test('axpyRowsUnchecked equals one axpy per row, bit for bit, and leaves the rest of y alone', () => {
+  fc.assert(
+    fc.property(fc.gen(), (g) => {
+      const n = g(fc.integer, { min: 0, max: 9 });
+      const rows = g(fc.integer, { min: 0, max: 11 });
+      const a = vectorIn(g, rows);
+      const x = vectorIn(g, rows * n);
+      const y = vectorIn(g, n);
+      const expected = y.buffer.slice();
+      for (let t = 0; t < rows; t++)
+        axpy(a.buffer[a.offset + t]!, x.buffer, expected, n, x.offset + t * n, y.offset);
+      axpyRowsUnchecked(n, rows, a.buffer, a.offset, x.buffer, x.offset, y.buffer, y.offset);
+      assert.deepEqual(y.buffer, expected);
     }),
   );
 });

@@ -93,6 +93,51 @@ export function axpy(a: number, x: Float64Array, y: Float64Array, n = x.length, 
 }
 
 /**
+ * y[yOff + j] += Σ a[aOff + t]·x[xOff + t·n + j] over `rows` consecutive rows t of a row-major
+ * matrix with `n` columns, for j < n: the gradient update of a block of rows (Xᵀ·residual).
+ *
+ * The additions happen row after row, so the result is bit for bit that of one axpy per row: a
+ * row-by-row kernel blocked this way keeps its results. Four rows at a time, each element of y is
+ * loaded and stored once per four rows instead of once per row (the logistic gradient ran 1.5–2×
+ * faster on 400,000 × 50). No span checks: for kernels that checked their whole matrix once.
+ */
+export function axpyRowsUnchecked(
+  n: number,
+  rows: number,
+  a: Float64Array,
+  aOff: number,
+  x: Float64Array,
+  xOff: number,
+  y: Float64Array,
+  yOff: number,
+): void {
+  let t = 0;
+  for (; t + 4 <= rows; t += 4) {
+    const a0 = a[aOff + t]!;
+    const a1 = a[aOff + t + 1]!;
+    const a2 = a[aOff + t + 2]!;
+    const a3 = a[aOff + t + 3]!;
+    const r0 = xOff + t * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    for (let j = 0; j < n; j++) {
+      let v = y[yOff + j]!;
+      v += a0 * x[r0 + j]!;
+      v += a1 * x[r1 + j]!;
+      v += a2 * x[r2 + j]!;
+      v += a3 * x[r3 + j]!;
+      y[yOff + j] = v;
+    }
+  }
+  for (; t < rows; t++) {
+    const at = a[aOff + t]!;
+    const r = xOff + t * n;
+    for (let j = 0; j < n; j++) y[yOff + j] = y[yOff + j]! + at * x[r + j]!;
+  }
+}
+
+/**
  * x ← a·x over `n` elements.
  *
  * @param n - number of elements; defaults to `x.length` (pass it whenever you pass an offset)

@@ -3,7 +3,7 @@
  * written into buffers the caller provides; nothing here imports from another layer.
  */
 
-export { axpy, checkSpan, dot, dotUnchecked, gemv, gemvT, nrm2, scal } from './blas.ts';
+export { axpy, axpyRowsUnchecked, checkSpan, dot, dotUnchecked, gemv, gemvT, nrm2, scal } from './blas.ts';
 export type { SolveSymmetricOptions } from './cholesky.ts';
 export {
   cholesky,
