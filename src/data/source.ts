@@ -5,7 +5,7 @@
  * row groups for Parquet. Reading a split is a pure function of it, so a split lost with its worker
  * is read again elsewhere and gives the same rows.
  */
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { FileMetaData } from 'hyparquet';
 import { DataFormatError, UsageError } from '../errors.ts';
 import { type ByteSource, isUrl, openByteSource, redactedUrl } from './byte-source.ts';
@@ -79,8 +79,13 @@ export function splittableFormat(location: string): 'csv' | 'parquet' {
   return format;
 }
 
-/** Plans `location` into splits, reading only its size and its header or footer. */
-export async function planSource(location: string, options: SourceOptions): Promise<SourcePlan> {
+/**
+ * Plans `location` into splits, reading only its size and its header or footer. A relative path is
+ * made absolute against this process's working directory: the splits are read by workers whose
+ * working directories may differ, so a split names the file the caller meant, wherever it is read.
+ */
+export async function planSource(given: string, options: SourceOptions): Promise<SourcePlan> {
+  const location = isUrl(given) ? given : resolve(given);
   const format = splittableFormat(location);
   const source = openByteSource(location);
   if (format === 'parquet') return planParquet(location, source, options.partitions);
