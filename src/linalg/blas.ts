@@ -98,7 +98,7 @@ export function axpy(a: number, x: Float64Array, y: Float64Array, n = x.length, 
  *
  * The additions happen row after row, so the result is bit for bit that of one axpy per row: a
  * row-by-row kernel blocked this way keeps its results. Four rows at a time, each element of y is
- * loaded and stored once per four rows instead of once per row (the logistic gradient ran 1.5–2×
+ * loaded and stored once per four rows instead of once per row (the logistic kernel ran 1.4×
  * faster on 400,000 × 50). No span checks: for kernels that checked their whole matrix once.
  */
 export function axpyRowsUnchecked(
