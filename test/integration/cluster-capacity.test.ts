@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { readModelFile } from '../../src/io/model-file.ts';
 import { runCli } from '../helpers/cli.ts';
 import { LOGISTIC_ON_6, startWorker, useCluster } from '../helpers/redis-server.ts';
+import { assertSameBits } from '../helpers/same-bits.ts';
 
 const fx = useCluster('distml-capacity-');
 const ns = ['--namespace', 'cap'];
@@ -49,12 +50,7 @@ async function train(name: string, extra: readonly string[]): Promise<Fit> {
 
 function assertSameModel(a: Fit, b: Fit): void {
   assert.deepStrictEqual(a.report.metrics, b.report.metrics);
-  assert.deepStrictEqual(Object.keys(a.tensors).sort(), Object.keys(b.tensors).sort());
-  for (const [name, t] of Object.entries(a.tensors)) {
-    const u = b.tensors[name]!.data;
-    const bytes = (x: typeof u) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
-    assert.ok(bytes(t.data).equals(bytes(u)), `tensor ${name} differs`);
-  }
+  assertSameBits(a.tensors, b.tensors);
 }
 
 let serial: Fit | undefined;

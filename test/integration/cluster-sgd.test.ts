@@ -24,6 +24,7 @@ import {
 import { readModelFile } from '../../src/io/model-file.ts';
 import { dataset, runCli } from '../helpers/cli.ts';
 import { startWorker, useCluster, type WorkerProcess } from '../helpers/redis-server.ts';
+import { assertSameBits } from '../helpers/same-bits.ts';
 
 const fx = useCluster('distml-cluster-sgd-');
 let regression: string;
@@ -87,24 +88,15 @@ const DIGITS = [
 const CLUSTER = ['--cluster', '', ...NS, '--min-workers', '2'];
 const cluster = () => CLUSTER.map((a) => (a === '' ? fx.redis.url : a));
 
-/** Every tensor of `a` has the same bytes as in `b`. */
-function assertSameBits(
-  a: Record<string, { data: ArrayBufferView }>,
-  b: Record<string, { data: ArrayBufferView }>,
-) {
-  assert.deepStrictEqual(Object.keys(a).sort(), Object.keys(b).sort());
-  for (const [name, t] of Object.entries(a)) {
-    const x = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    const u = b[name]!.data;
-    assert.ok(x.equals(Buffer.from(u.buffer, u.byteOffset, u.byteLength)), `tensor ${name} differs`);
-  }
-}
-
 test('sgd-classifier under BSP on a 2-worker cluster equals --workers 2 bit for bit', async () => {
   const local = await fit('digits-local', [...DIGITS, '--workers', '2']);
   const remote = await fit('digits-cluster', [...DIGITS, ...cluster()]);
   assert.equal(local.report.engine.inlineReason, undefined, 'the thread engine ran on its threads');
-  assertSameBits(remote.tensors, local.tensors);
+  assertSameBits(
+    remote.tensors,
+    local.tensors,
+    `fits: ${remote.report.fit.reason} | ${local.report.fit.reason}`,
+  );
   assert.deepStrictEqual(remote.report.metrics, local.report.metrics);
   assert.equal(remote.report.fit.reason, local.report.fit.reason);
   assert.match(
@@ -125,7 +117,11 @@ test('sgd-regressor under BSP on a 2-worker cluster equals --workers 2 bit for b
   const local = await fit('reg-local', [...args, '--workers', '2']);
   const remote = await fit('reg-cluster', [...args, ...cluster()]);
   assert.equal(local.report.engine.inlineReason, undefined);
-  assertSameBits(remote.tensors, local.tensors);
+  assertSameBits(
+    remote.tensors,
+    local.tensors,
+    `fits: ${remote.report.fit.reason} | ${local.report.fit.reason}`,
+  );
   assert.deepStrictEqual(remote.report.metrics, local.report.metrics);
   // The generated target is linear in the features plus N(0, 0.1²) noise (the generator's
   // default), so a good fit explains nearly all of its variance.

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, trainSaved } from '../helpers/cli.ts';
 import { partitionsLoaded, startWorker, useCluster } from '../helpers/redis-server.ts';
+import { assertSameBits, worstDifference } from '../helpers/same-bits.ts';
 
 const fx = useCluster('distml-cluster-source-sgd-');
 let data: string;
@@ -92,35 +93,16 @@ async function fit(name: string, extra: readonly string[]) {
   };
 }
 
-type Tensors = Record<string, { data: ArrayLike<number> & ArrayBufferView }>;
-
-/** Every tensor of `a` has the same bytes as in `b`. */
-function assertSameBits(a: Tensors, b: Tensors) {
-  assert.deepStrictEqual(Object.keys(a).sort(), Object.keys(b).sort());
-  for (const [name, t] of Object.entries(a)) {
-    const x = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    const u = b[name]!.data;
-    assert.ok(x.equals(Buffer.from(u.buffer, u.byteOffset, u.byteLength)), `tensor ${name} differs`);
-  }
-}
-
-/** Largest difference between the tensors of `a` and `b`, relative to max(1, |b|). */
-function worstDifference(a: Tensors, b: Tensors): number {
-  let worst = 0;
-  for (const [name, t] of Object.entries(a)) {
-    const u = b[name]!.data;
-    for (let i = 0; i < t.data.length; i++)
-      worst = Math.max(worst, Math.abs(t.data[i]! - u[i]!) / Math.max(1, Math.abs(u[i]!)));
-  }
-  return worst;
-}
-
 test('sgd-classifier under BSP with --shared-data equals the fit without it, bit for bit; each slot reads only its own partitions', async () => {
   // standardize=false: the plan is then the same whichever way it is learned (see the next test).
   const raw = ['--param', 'standardize=false'];
   const placed = await fit('placed', raw);
   const shared = await fit('shared', [...raw, '--shared-data']);
-  assertSameBits(shared.tensors, placed.tensors);
+  assertSameBits(
+    shared.tensors,
+    placed.tensors,
+    `fits: ${shared.report.fit.reason} | ${placed.report.fit.reason}`,
+  );
   assert.equal(shared.report.fit.reason, placed.report.fit.reason);
   assert.match(shared.report.fit.reason, /on each of 2 worker\(s\) under BSP; staleness measured max 0/);
   assert.equal(shared.report.data.sharedData, true);

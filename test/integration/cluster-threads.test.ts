@@ -18,6 +18,7 @@ import {
   useCluster,
   type WorkerProcess,
 } from '../helpers/redis-server.ts';
+import { assertSameBits } from '../helpers/same-bits.ts';
 
 const fx = useCluster('distml-threads-');
 
@@ -177,14 +178,11 @@ test('sgd-classifier under BSP on one 2-thread worker equals --workers 2 bit for
   };
   const local = await fit('sgd-local', ['--workers', '2']);
   const remote = await fit('sgd-duo', ['--cluster', fx.redis.url, ...ns, '--min-workers', '1']);
-  assert.deepStrictEqual(Object.keys(remote.tensors).sort(), Object.keys(local.tensors).sort());
-  for (const [name, t] of Object.entries(remote.tensors)) {
-    const u = local.tensors[name]!.data;
-    const same = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(
-      Buffer.from(u.buffer, u.byteOffset, u.byteLength),
-    );
-    assert.ok(same, `tensor ${name} differs`);
-  }
+  assertSameBits(
+    remote.tensors,
+    local.tensors,
+    `fits: ${remote.report.fit.reason} | ${local.report.fit.reason}; cluster engine ${JSON.stringify(remote.report.engine)}`,
+  );
   assert.deepStrictEqual(remote.report.metrics, local.report.metrics);
   // Two slots (one per thread) under BSP, which waits at every clock for both: they ran at once.
   assert.match(remote.report.fit.reason, /on each of 2 worker\(s\) under BSP/);
