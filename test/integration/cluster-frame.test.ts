@@ -61,4 +61,30 @@ test('categorical columns, missing values and sample weights: the workers encode
   const again = await fit('again', ['--cluster', fx.redis.url, '--namespace', 'frame', '--min-workers', '2']);
   assert.deepStrictEqual(again.coef, serial.coef);
   for (const w of fx.workers) assert.match(w.log(), /dropped the 2 partition\(s\) of ended run [0-9a-f]+\n/);
+  // Their memory is where the new run's partitions were built, zeroed: the model is the same.
+  for (const w of fx.workers)
+    assert.match(w.log(), /kept \d+\.\d MB of their memory for the partitions of run/);
+});
+
+test("a fit built in the memory the last fit left: other rows' categories encoded there give the serial model", async () => {
+  // The same rows in reverse: partitions of the same sizes, with their one-hot columns elsewhere, so
+  // anything left of the last fit's encoding would change the model.
+  const lines = (await readFile(dataset('loans.csv'), 'utf8')).trimEnd().split('\n');
+  const reversed = join(fx.dir, 'loans-reversed.csv');
+  await writeFile(reversed, `${[lines[0], ...lines.slice(1).reverse()].join('\n')}\n`);
+  const args = ['--target', 'debt_ratio', '--model', 'ridge', '--partitions', '4', '--split', 'tail'];
+  const cluster = ['--cluster', fx.redis.url, '--namespace', 'frame', '--min-workers', '2'];
+  const coef = async (name: string, data: string, extra: readonly string[]) => [
+    ...(await trainSaved(fx.dir, name, [data, ...args, ...extra])).file.tensors.coef!.data,
+  ];
+  await coef('forward', dataset('loans.csv'), cluster);
+  const kept = () => fx.workers.map((w) => (w.log().match(/kept \d+\.\d MB/g) ?? []).length);
+  const before = kept();
+  const onCluster = await coef('reversed-cluster', reversed, cluster);
+  assert.deepStrictEqual(
+    kept(),
+    before.map((n) => n + 1),
+    'each worker kept the memory of the last fit',
+  );
+  assert.deepStrictEqual(onCluster, await coef('reversed-serial', reversed, ['--workers', '0']));
 });

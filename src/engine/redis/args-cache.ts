@@ -62,6 +62,14 @@ export class ArgsCache {
   }
 
   /**
+   * Takes back memory from {@link allocate} that its caller is done with and holds no view of (a
+   * raw partition once decoded), for a later value of its size to arrive in.
+   */
+  recycle(bytes: Buffer): void {
+    this.free.give(bytes);
+  }
+
+  /**
    * The arguments under `key`, loaded by `load` if they are not cached (tasks asking at once share
    * one load). The caller must call `release` once it no longer reads them, even if it failed.
    */

@@ -28,6 +28,7 @@ import { Float64Pool } from './float64-pool.ts';
 import { startTaskSlots } from './kernel-threads.ts';
 import { runLoopSlot } from './loop-slot.ts';
 import { HEARTBEAT_TTL_MS, startHeartbeat, type WorkerInfo } from './membership.ts';
+import { PartitionMemory } from './partition-memory.ts';
 import { removeOrphanQueues } from './queue-janitor.ts';
 import { claimNonce } from './replay-guard.ts';
 import { final, runSourceTask, SpecCache, sourceOperation, sourcePartition } from './source-partitions.ts';
@@ -128,14 +129,22 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   const allocateValue = (bytes: number) => argsCache.allocate(bytes);
   const channels = new WorkerChannels(id, allocateValue);
   const values = new DriverValues(redis, channels, options.secret, allocateValue);
+  // The partitions of ended runs are dropped when a new run's first task arrives; their memory is
+  // where the new run's partitions are built (partition-memory.ts).
+  const partitionMemory = new PartitionMemory((length) => slots.allocate(length));
   const sources: PartitionSources = {
     redis,
     keys,
     values,
     specs,
     cache: partitions,
-    allocate: (length) => slots.allocate(length),
+    loading: new Map(),
+    allocate: (length) => partitionMemory.allocate(length),
+    recycle: (bytes) => argsCache.recycle(bytes),
   };
+  // Tasks between their start and their end, of every queue: memory is reused only when no other
+  // task can still read it.
+  let running = 0;
   let tasksSeen = 0;
   // Runs this worker took tasks of; a new one is the moment to drop what ended runs left.
   const runsSeen = new Set<string>();
@@ -167,6 +176,15 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         );
 
   const process_ = async (job: Job): Promise<unknown> => {
+    running++;
+    try {
+      return await serveTask(job);
+    } finally {
+      running--;
+    }
+  };
+
+  const serveTask = async (job: Job): Promise<unknown> => {
     let refusal = checkTaskMessage(job.data, options.secret);
     // Replays matter only when messages are signed: without a secret anyone may queue tasks.
     if (refusal === undefined && options.secret !== undefined)
@@ -181,7 +199,13 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (!runsSeen.has(m.run)) {
       if (runsSeen.size >= 1024) runsSeen.clear();
       runsSeen.add(m.run);
-      await forgetEndedRuns(redis, keys, m.run, partitions, [argsCache, broadcasts], log);
+      const dropped = await forgetEndedRuns(redis, keys, m.run, partitions, [argsCache, broadcasts], log);
+      // A task of an ended run still running on another thread could read the dropped memory.
+      if (dropped.length > 0 && running === 1) {
+        partitionMemory.reuse(dropped);
+        const mb = partitionMemory.keptBytes / 2 ** 20;
+        log(`kept ${mb.toFixed(1)} MB of their memory for the partitions of run ${m.run}`);
+      }
     }
     const fault = faultAt(options.faults ?? [], tasksSeen);
     if (fault !== undefined) log(`injected fault ${fault.kind} at task ${tasksSeen} (${job.id})`);
@@ -383,15 +407,30 @@ async function loadPartition(
   const key = from.keys.partition(m.run, m.placement, m.partition);
   const cached = from.cache.get(key);
   if (cached !== undefined) return cached;
+  // Tasks of one partition loading at once share one load, so raw bytes are decoded once and then
+  // reused as soon as they are.
+  let loading = from.loading.get(key);
+  if (loading === undefined) {
+    loading = fetchPartition(from, m, key).finally(() => from.loading.delete(key));
+    from.loading.set(key, loading);
+  }
+  const part = await loading;
+  if (from.cache.get(key) === part) return part;
+  onLoad(part);
+  return remember(from.cache, key, part, PARTITION_CACHE);
+}
+
+/** Partition `m.partition` fetched from the driver's values, viewed in place or decoded. */
+async function fetchPartition(from: PartitionSources, m: TaskMessage, key: string): Promise<DesignMatrix> {
   const bytes = await from.values.get(m, key);
   const what = `partition ${m.partition} of placement ${m.placement}`;
   if (bytes === null) throw new DistmlError('KERNEL', `${what} (run ${m.run}) is not in ${origin(m)}`);
-  const part =
-    m.decoder === undefined
-      ? viewPartition(bytes, what)
-      : await decodePartition(from, m.decoder, bytes, what);
-  onLoad(part);
-  return remember(from.cache, key, part, PARTITION_CACHE);
+  if (m.decoder === undefined) return viewPartition(bytes, what);
+  const part = await decodePartition(from, m.decoder, bytes, what);
+  // A decoder keeps no view of the bytes (raw-partitions.ts): the next value of their size arrives
+  // in them, so a worker loading several partitions, or fit after fit, faults their pages in once.
+  from.recycle(bytes);
+  return part;
 }
 
 /** What {@link loadPartition} reads partitions from, and keeps them in. */
@@ -401,8 +440,12 @@ interface PartitionSources {
   readonly values: DriverValues;
   readonly specs: SpecCache;
   readonly cache: Map<string, DesignMatrix>;
+  /** Partitions being fetched, by key. */
+  readonly loading: Map<string, Promise<DesignMatrix>>;
   /** Memory the worker's kernel threads read in place (see kernel-threads.ts). */
   readonly allocate: (length: number) => Float64Array;
+  /** Takes back the memory a raw partition arrived in, once decoded. */
+  readonly recycle: (bytes: Buffer) => void;
 }
 
 /** A partition placed as [rows, cols, X, y], viewed in place. */
@@ -460,7 +503,7 @@ async function resolveClusterBroadcasts(
  * Drops what this worker keeps of runs that ended (their partitions, arguments and broadcasts): a
  * driver deletes its run's keys, the sentinel among them, when it closes. Without this a worker that
  * serves fit after fit would hold the partitions of finished fits until {@link PARTITION_CACHE} of
- * them piled up.
+ * them piled up. Returns the partitions dropped.
  */
 async function forgetEndedRuns(
   redis: Redis,
@@ -469,8 +512,9 @@ async function forgetEndedRuns(
   partitions: Map<string, DesignMatrix>,
   others: readonly KeyedCache[],
   log: (line: string) => void,
-): Promise<void> {
+): Promise<DesignMatrix[]> {
   const caches: readonly KeyedCache[] = [partitions, ...others];
+  const dropped: DesignMatrix[] = [];
   const runs = new Set<string>();
   for (const cache of caches)
     for (const key of cache.keys()) {
@@ -479,11 +523,13 @@ async function forgetEndedRuns(
     }
   for (const run of runs) {
     if ((await redis.exists(keys.sentinel(run))) === 1) continue;
-    const dropped = [...partitions.keys()].filter((key) => keys.runOf(key) === run).length;
+    const ended = [...partitions].filter(([key]) => keys.runOf(key) === run).map(([, part]) => part);
     for (const cache of caches)
       for (const key of [...cache.keys()]) if (keys.runOf(key) === run) cache.delete(key);
-    log(`dropped the ${dropped} partition(s) of ended run ${run}`);
+    log(`dropped the ${ended.length} partition(s) of ended run ${run}`);
+    dropped.push(...ended);
   }
+  return dropped;
 }
 
 /** What {@link forgetEndedRuns} needs of a cache: a Map, or the arguments' cache. */
