@@ -37,6 +37,17 @@ test('numeric labels encode by their text, each distinct value looked up once', 
   assert.throws(() => encodeLabels(enc, missing), { message: /holds a missing value in data row 2/ });
 });
 
+test('small whole labels (looked up in tables) and others (hashed) are classes alike', () => {
+  const values = [1023, 1024, 0.5, -1, -0, 3, 1e300, 1023, 0, Number.MIN_VALUE];
+  const column = Frame.fromRecord({ y: values }).column('y');
+  const enc = fitLabels(column);
+  assert.deepEqual(enc.classes, ['-1', '0', '5e-324', '0.5', '3', '1023', '1024', '1e+300']);
+  const classOf = (v: number) => enc.classes.indexOf(String(v));
+  assert.deepEqual([...encodeLabels(enc, column)], values.map(classOf));
+  const unknown = Frame.fromRecord({ y: [4, 1023, 4, 1025] }).column('y');
+  assert.deepEqual([...encodeLabels(enc, unknown, true)], [-1, 5, -1, -1]);
+});
+
 test('a regression target must be finite numbers', () => {
   assert.throws(() => regressionTarget(Frame.fromRecord({ t: ['x'] }).column('t')), {
     message: /holds text/,

@@ -4,7 +4,10 @@
  */
 import { type Column, MISSING_CODE } from '../data/frame.ts';
 import { TargetError } from '../errors.ts';
-import { classesFromSummary, summarizeLabels } from './summaries.ts';
+import { classesFromSummary, isSmallLabel, SMALL_LABELS, summarizeLabels } from './summaries.ts';
+
+/** A label table's entry for a value whose class was not looked up yet (unknown labels are -1). */
+const NOT_LOOKED_UP = -2;
 
 /** The classes a classifier learned, in index order. */
 export interface LabelEncoding {
@@ -34,8 +37,10 @@ export function encodeLabels(encoding: LabelEncoding, column: Column, allowUnkno
   const index = new Map(encoding.classes.map((c, i) => [c, i]));
   const n = column.kind === 'number' ? column.values.length : column.codes.length;
   const out = new Int32Array(n);
-  // Labels are classes by their text; each distinct value's text is looked up once, not per row.
+  // Labels are classes by their text; each distinct value's text is looked up once, not per row:
+  // small whole numbers in a table, other values in a Map.
   const byValue = new Map<number, number>();
+  const bySmall = new Int32Array(column.kind === 'number' ? SMALL_LABELS : 0).fill(NOT_LOOKED_UP);
   const classOf = (label: string) => index.get(label) ?? -1;
   const byCode = column.kind === 'category' ? Int32Array.from(column.levels, classOf) : undefined;
   for (let i = 0; i < n; i++) {
@@ -43,7 +48,10 @@ export function encodeLabels(encoding: LabelEncoding, column: Column, allowUnkno
     if (column.kind === 'number') {
       const v = column.values[i]!;
       if (Number.isNaN(v)) k = -1;
-      else {
+      else if (isSmallLabel(v)) {
+        k = bySmall[v]!;
+        if (k === NOT_LOOKED_UP) k = bySmall[v] = classOf(String(v));
+      } else {
         const known = byValue.get(v);
         k = known ?? classOf(String(v));
         if (known === undefined) byValue.set(v, k);
