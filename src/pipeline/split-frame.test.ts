@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Frame } from '../data/frame.ts';
+import { Frame, numericColumn } from '../data/frame.ts';
 import { splitFrame } from './split-frame.ts';
 
 const frame = Frame.fromRecord({
@@ -50,4 +50,49 @@ test('a random split copies its rows, in ascending order', () => {
   const whole = frame.column('y');
   assert.ok(c.kind === 'number' && whole.kind === 'number');
   assert.notEqual(c.values.buffer, whole.values.buffer);
+});
+
+test('an in-place split moves the rows within the columns and gives the rows the copying split gives', () => {
+  const make = () =>
+    Frame.fromRecord({
+      x: Float64Array.from({ length: 50 }, (_, i) => i * 1.5),
+      colour: Array.from({ length: 50 }, (_, i) => ['red', 'blue', 'green'][i % 3]!),
+      y: Float64Array.from({ length: 50 }, (_, i) => i % 2),
+    });
+  for (const method of ['random', 'stratified', 'tail'] as const) {
+    const options = { testFraction: 0.3, method, seed: 7, target: 'y' };
+    const copied = splitFrame(make(), options);
+    const consumed = make();
+    const moved = splitFrame(consumed, { ...options, inPlace: true });
+    for (const name of ['x', 'colour', 'y']) {
+      assert.deepEqual(
+        rowsOfColumn(moved.train, name),
+        rowsOfColumn(copied.train, name),
+        `${method} ${name}`,
+      );
+      assert.deepEqual(rowsOfColumn(moved.test, name), rowsOfColumn(copied.test, name), `${method} ${name}`);
+    }
+    const x = moved.train.column('x');
+    const whole = consumed.column('x');
+    assert.ok(x.kind === 'number' && whole.kind === 'number');
+    assert.equal(x.values.buffer, whole.values.buffer, 'a view of the consumed frame, not a copy');
+  }
+});
+
+test('an in-place split reorders a column array that the frame holds twice only once', () => {
+  const values = Float64Array.from({ length: 10 }, (_, i) => i);
+  const twice = new Frame([numericColumn('a', values), numericColumn('b', values)]);
+  const { train, test: held } = splitFrame(twice, {
+    testFraction: 0.3,
+    method: 'random',
+    seed: 7,
+    inPlace: true,
+  });
+  const copied = splitFrame(Frame.fromRecord({ a: Float64Array.from({ length: 10 }, (_, i) => i) }), {
+    testFraction: 0.3,
+    method: 'random',
+    seed: 7,
+  });
+  assert.deepEqual(rowsOfColumn(train, 'b'), rowsOfColumn(copied.train, 'a'));
+  assert.deepEqual(rowsOfColumn(held, 'a'), rowsOfColumn(copied.test, 'a'));
 });

@@ -2,7 +2,7 @@
  * Train/test splits of a frame, by rows.
  */
 import type { Frame } from '../data/frame.ts';
-import { type SplitMethod, trainTestSplit } from '../data/split.ts';
+import { type Fold, type SplitMethod, trainTestSplit } from '../data/split.ts';
 import { encodeLabels, fitLabels } from '../preprocess/labels.ts';
 
 /** Options of {@link splitFrame}. */
@@ -15,6 +15,13 @@ export interface SplitFrameOptions {
   readonly seed?: number;
   /** Target column whose classes `stratified` keeps in proportion. */
   readonly target?: string;
+  /**
+   * Move the rows within `frame`'s own columns, training rows first, and return views of them,
+   * instead of copying them: for a caller that drops `frame` afterwards (the CLI), which then
+   * needs no second copy of the data. `frame`'s columns no longer hold its rows in their order.
+   * @defaultValue false
+   */
+  readonly inPlace?: boolean;
 }
 
 /** Splits `frame` into training and test rows. */
@@ -31,6 +38,43 @@ export function splitFrame(frame: Frame, options: SplitFrameOptions): { train: F
     seed: options.seed ?? 42,
     ...(labels === undefined ? {} : { labels }),
   });
+  if (options.inPlace === true) {
+    moveTrainingRowsFirst(frame, fold);
+    return { train: frame.slice(0, fold.train.length), test: frame.slice(fold.train.length) };
+  }
   // Both sets of a tail split are one run of rows each, which `take` views instead of copying.
   return { train: frame.take(fold.train), test: frame.take(fold.test) };
+}
+
+/**
+ * Reorders every column of `frame` in place: the rows of `fold.train`, then those of `fold.test`,
+ * each in ascending order. The training rows close up towards the front (row train[j] moves to j,
+ * and train[j] ≥ j, so no row is overwritten before it is read), after the test rows were set
+ * aside in one scratch array per element type. Copying 1,000,000 × 51 into new columns took
+ * 1.3–1.9 s here, most of it faulting in 408 MB of fresh memory; this touches none but the scratch.
+ */
+function moveTrainingRowsFirst(frame: Frame, fold: Fold): void {
+  const { train, test } = fold;
+  const numbers = new Float64Array(test.length);
+  const codes = new Int32Array(test.length);
+  // A column array held twice in one frame is reordered once.
+  const done = new Set<Float64Array | Int32Array>();
+  for (const c of frame.columns) {
+    const v = c.kind === 'number' ? c.values : c.codes;
+    if (done.has(v)) continue;
+    done.add(v);
+    if (v instanceof Float64Array) reorder(v, train, test, numbers);
+    else reorder(v, train, test, codes);
+  }
+}
+
+function reorder<T extends Float64Array | Int32Array>(
+  v: T,
+  train: Uint32Array,
+  test: Uint32Array,
+  aside: T,
+): void {
+  for (let k = 0; k < test.length; k++) aside[k] = v[test[k]!]!;
+  for (let j = 0; j < train.length; j++) v[j] = v[train[j]!]!;
+  v.set(aside, train.length);
 }

@@ -255,11 +255,14 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     let trainFrame: Frame = frame;
     let testFrame: Frame | undefined;
     if (opts.testFraction > 0) {
+      // The whole frame is not used again (only its counts): the split reorders its rows in place
+      // rather than holding a second copy of the data.
       const parts = splitFrame(frame, {
         testFraction: opts.testFraction,
         method: opts.split,
         seed: opts.seed,
         target: opts.target,
+        inPlace: true,
       });
       trainFrame = parts.train;
       testFrame = parts.test;
