@@ -82,6 +82,11 @@ test('one worker process with --threads 2 trains the serial model, running the t
   assert.match(pool.log(), /injected fault delay at task 1 /);
   // The process loaded each partition once; its threads read them in place.
   assert.deepStrictEqual(partitionsLoaded(pool.log()), [0, 1, 2, 3, 4, 5]);
+  // A second fit: both threads start tasks of the new run at once, and its partitions are built in
+  // the memory of the ended run's, whose tasks are all over (partition-memory.ts).
+  const again = await train('pair-again', ['--cluster', fx.redis.url, ...ns, '--min-workers', '1']);
+  assert.deepStrictEqual(again.report.metrics, (await serialFit()).metrics);
+  assert.match(pool.log(), /dropped the 6 partition\(s\) of ended run \w+\n.*kept \d+\.\d MB of their memory/);
 });
 
 test('placement by capacity: a 2-thread worker is given twice the partitions of a 1-thread one', async () => {

@@ -142,9 +142,9 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     allocate: (length) => partitionMemory.allocate(length),
     recycle: (bytes) => argsCache.recycle(bytes),
   };
-  // Tasks between their start and their end, of every queue: memory is reused only when no other
-  // task can still read it.
-  let running = 0;
+  // Tasks between their start and their end, of every queue, by run: an ended run's partition
+  // memory is reused only when none of its tasks can still read it.
+  const runningByRun = new Map<string, number>();
   let tasksSeen = 0;
   // Runs this worker took tasks of; a new one is the moment to drop what ended runs left.
   const runsSeen = new Set<string>();
@@ -176,11 +176,15 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
         );
 
   const process_ = async (job: Job): Promise<unknown> => {
-    running++;
+    // The run as the message claims it, checked or not: it only holds back memory reuse.
+    const run = String((job.data as Partial<TaskMessage> | undefined)?.run);
+    runningByRun.set(run, (runningByRun.get(run) ?? 0) + 1);
     try {
       return await serveTask(job);
     } finally {
-      running--;
+      const left = runningByRun.get(run)! - 1;
+      if (left === 0) runningByRun.delete(run);
+      else runningByRun.set(run, left);
     }
   };
 
@@ -199,10 +203,10 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
     if (!runsSeen.has(m.run)) {
       if (runsSeen.size >= 1024) runsSeen.clear();
       runsSeen.add(m.run);
-      const dropped = await forgetEndedRuns(redis, keys, m.run, partitions, [argsCache, broadcasts], log);
+      const ended = await forgetEndedRuns(redis, keys, m.run, partitions, [argsCache, broadcasts], log);
       // A task of an ended run still running on another thread could read the dropped memory.
-      if (dropped.length > 0 && running === 1) {
-        partitionMemory.reuse(dropped);
+      if (ended.partitions.length > 0 && ended.runs.every((r) => !runningByRun.has(r))) {
+        partitionMemory.reuse(ended.partitions);
         const mb = partitionMemory.keptBytes / 2 ** 20;
         log(`kept ${mb.toFixed(1)} MB of their memory for the partitions of run ${m.run}`);
       }
@@ -503,7 +507,7 @@ async function resolveClusterBroadcasts(
  * Drops what this worker keeps of runs that ended (their partitions, arguments and broadcasts): a
  * driver deletes its run's keys, the sentinel among them, when it closes. Without this a worker that
  * serves fit after fit would hold the partitions of finished fits until {@link PARTITION_CACHE} of
- * them piled up. Returns the partitions dropped.
+ * them piled up. Returns the runs found ended and the partitions dropped.
  */
 async function forgetEndedRuns(
   redis: Redis,
@@ -512,9 +516,10 @@ async function forgetEndedRuns(
   partitions: Map<string, DesignMatrix>,
   others: readonly KeyedCache[],
   log: (line: string) => void,
-): Promise<DesignMatrix[]> {
+): Promise<{ runs: string[]; partitions: DesignMatrix[] }> {
   const caches: readonly KeyedCache[] = [partitions, ...others];
   const dropped: DesignMatrix[] = [];
+  const ended: string[] = [];
   const runs = new Set<string>();
   for (const cache of caches)
     for (const key of cache.keys()) {
@@ -523,13 +528,16 @@ async function forgetEndedRuns(
     }
   for (const run of runs) {
     if ((await redis.exists(keys.sentinel(run))) === 1) continue;
-    const ended = [...partitions].filter(([key]) => keys.runOf(key) === run).map(([, part]) => part);
+    const partitionsOfRun = [...partitions]
+      .filter(([key]) => keys.runOf(key) === run)
+      .map(([, part]) => part);
     for (const cache of caches)
       for (const key of [...cache.keys()]) if (keys.runOf(key) === run) cache.delete(key);
-    log(`dropped the ${ended.length} partition(s) of ended run ${run}`);
-    dropped.push(...ended);
+    log(`dropped the ${partitionsOfRun.length} partition(s) of ended run ${run}`);
+    dropped.push(...partitionsOfRun);
+    ended.push(run);
   }
-  return dropped;
+  return { runs: ended, partitions: dropped };
 }
 
 /** What {@link forgetEndedRuns} needs of a cache: a Map, or the arguments' cache. */

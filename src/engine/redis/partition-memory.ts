@@ -2,10 +2,11 @@
  * The memory a cluster worker builds its partitions in, reused from one run to the next. A
  * partition is hundreds of megabytes (400,000 rows × 50 features: 160 MB), and memory touched for
  * the first time costs a page fault per 4 KiB: on this project's machine encoding such a partition
- * took 642–655 ms into fresh memory against 89–106 ms into memory written before (a virtual
- * machine whose host maps a guest page on its first touch too; faults cost less on bare metal, but
- * never nothing). A worker serves fit after fit, often of the same shapes (a benchmark, a search, a
- * retraining job), so the partitions of a run that ended are kept for the next run's.
+ * took 642–655 ms into fresh memory against 89–106 ms into memory written before (a sandboxed
+ * virtual machine, where a C `memset` of 256 MB took 688 ms the first time and 13 ms the second;
+ * faults cost less on bare metal, but never nothing). A worker serves fit after fit, often of the
+ * same shapes (a benchmark, a search, a retraining job), so the partitions of a run that ended are
+ * kept for the next run's.
  *
  * Only the memory of the runs that ended last is kept, in place of what was kept before: the worker
  * held those partitions until then anyway, so it holds no more memory than it did without reuse.
