@@ -86,7 +86,10 @@ test('one worker process with --threads 2 trains the serial model, running the t
   // the memory of the ended run's, whose tasks are all over (partition-memory.ts).
   const again = await train('pair-again', ['--cluster', fx.redis.url, ...ns, '--min-workers', '1']);
   assert.deepStrictEqual(again.report.metrics, (await serialFit()).metrics);
-  assert.match(pool.log(), /dropped the 6 partition\(s\) of ended run \w+\n.*kept \d+\.\d MB of their memory/);
+  assert.match(
+    pool.log(),
+    /dropped the 6 partition\(s\) of ended run \w+\n.*kept \d+\.\d MB of their memory/,
+  );
 });
 
 test('placement by capacity: a 2-thread worker is given twice the partitions of a 1-thread one', async () => {
