@@ -120,6 +120,10 @@ try {
       out.fits[String(processes)]!.push(r);
     }
   }
+  // Right after the CLI fits, on the same workers, so that like them it builds its partitions in
+  // the memory of the fit before (the shared-data fits' partitions are of other sizes).
+  for (const processes of config.processes)
+    out.profiles[String(processes)] = await profileFit(config.train, `fit${processes}`, processes);
   for (let i = 0; i < config.runs; i++) {
     for (const processes of config.processes) {
       const extra = [...clusterArgs(processes), '--shared-data'];
@@ -130,8 +134,6 @@ try {
       out.sharedFits[String(processes)]!.push(r);
     }
   }
-  for (const processes of config.processes)
-    out.profiles[String(processes)] = await profileFit(config.train, `fit${processes}`, processes);
   await cluster.stopWorkers();
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {

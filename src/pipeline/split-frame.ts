@@ -55,6 +55,10 @@ export function splitFrame(frame: Frame, options: SplitFrameOptions): { train: F
  */
 function moveTrainingRowsFirst(frame: Frame, fold: Fold): void {
   const { train, test } = fold;
+  // Rows already in place are not written again: a tail split moves nothing.
+  let from = 0;
+  while (from < train.length && train[from] === from) from++;
+  if (from === train.length) return;
   const numbers = new Float64Array(test.length);
   const codes = new Int32Array(test.length);
   // A column array held twice in one frame is reordered once.
@@ -63,18 +67,20 @@ function moveTrainingRowsFirst(frame: Frame, fold: Fold): void {
     const v = c.kind === 'number' ? c.values : c.codes;
     if (done.has(v)) continue;
     done.add(v);
-    if (v instanceof Float64Array) reorder(v, train, test, numbers);
-    else reorder(v, train, test, codes);
+    if (v instanceof Float64Array) reorder(v, train, test, from, numbers);
+    else reorder(v, train, test, from, codes);
   }
 }
 
+/** `v` reordered as {@link moveTrainingRowsFirst} says; rows before `from` are in place already. */
 function reorder<T extends Float64Array | Int32Array>(
   v: T,
   train: Uint32Array,
   test: Uint32Array,
+  from: number,
   aside: T,
 ): void {
   for (let k = 0; k < test.length; k++) aside[k] = v[test[k]!]!;
-  for (let j = 0; j < train.length; j++) v[j] = v[train[j]!]!;
+  for (let j = from; j < train.length; j++) v[j] = v[train[j]!]!;
   v.set(aside, train.length);
 }
