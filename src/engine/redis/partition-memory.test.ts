@@ -35,3 +35,13 @@ test('only the memory of the latest ended runs is kept, and only arrays that own
   assert.ok(fresh !== first.X && fresh !== first.y);
   assert.ok(fresh.buffer instanceof SharedArrayBuffer);
 });
+
+test('kept memory that no partition takes in time is let go', async () => {
+  const memory = new PartitionMemory(shared);
+  const part = { rows: 2, cols: 1, X: memory.allocate(2), y: memory.allocate(2) };
+  memory.reuse([part], 20);
+  assert.equal(memory.keptBytes, 32);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(memory.keptBytes, 0);
+  assert.ok(memory.allocate(2) !== part.X);
+});

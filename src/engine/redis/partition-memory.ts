@@ -8,15 +8,21 @@
  * same shapes (a benchmark, a search, a retraining job), so the partitions of a run that ended are
  * kept for the next run's.
  *
- * Only the memory of the runs that ended last is kept, in place of what was kept before: the worker
- * held those partitions until then anyway, so it holds no more memory than it did without reuse.
+ * Only the memory of the runs that ended last is kept, in place of what was kept before, and what a
+ * new run has not taken within {@link KEEP_MS} (its partitions are of other sizes) is let go: the
+ * worker held those partitions until the new run began anyway, so it holds them at most that much
+ * longer than it did without reuse.
  */
 import type { DesignMatrix } from '../../data/design-matrix.ts';
+
+/** How long memory kept for a new run's partitions waits to be taken before it is let go. */
+export const KEEP_MS = 60_000;
 
 /** Memory for partitions: fresh, or that of partitions dropped by {@link PartitionMemory.reuse}. */
 export class PartitionMemory {
   /** Kept arrays by length. */
   private kept = new Map<number, Float64Array[]>();
+  private letGo: ReturnType<typeof setTimeout> | undefined;
   /** Whether `make` gives shared memory: arrays of the other kind are not kept. */
   private readonly shared: boolean;
 
@@ -35,10 +41,16 @@ export class PartitionMemory {
    * Keeps the memory of `parts`, partitions nothing reads any more (nor will: the caller knows no
    * task runs on them), instead of what was kept before. Arrays that view a part of a larger buffer
    * (a partition viewed in the bytes it arrived in) are not kept: their buffer is not theirs; nor
-   * are arrays in another kind of memory than `make`'s (shared or not).
+   * are arrays in another kind of memory than `make`'s (shared or not). What is not taken within
+   * `keepMs` is let go.
    */
-  reuse(parts: Iterable<DesignMatrix>): void {
+  reuse(parts: Iterable<DesignMatrix>, keepMs = KEEP_MS): void {
     this.kept = new Map();
+    clearTimeout(this.letGo);
+    // Not keeping the process alive: a worker that is stopping lets its memory go with it.
+    this.letGo = setTimeout(() => {
+      this.kept = new Map();
+    }, keepMs).unref();
     for (const part of parts)
       for (const array of [part.X, part.y]) {
         const whole = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
