@@ -1,6 +1,7 @@
 /**
  * Typed-array views of a few sizes kept for reuse, by their length: {@link Float64Pool}'s float64
- * arrays, or the byte buffers a cluster worker's values arrive in (args-cache.ts). Only views that
+ * arrays, the byte buffers a cluster worker's values arrive in (args-cache.ts), or the arrays its
+ * partitions are built in (partition-memory.ts). Only views that
  * own their whole buffer, in shared memory or not as the pool says, are kept.
  */
 export class ViewPool<T extends Float64Array | Buffer> {
@@ -23,6 +24,13 @@ export class ViewPool<T extends Float64Array | Buffer> {
   /** A view of `length`, reused when one was given back: zeros, or undefined contents. */
   take(length: number): T {
     return this.free.get(length)?.pop() ?? this.make(length);
+  }
+
+  /** Bytes of the views kept. */
+  get bytes(): number {
+    let bytes = 0;
+    for (const list of this.free.values()) for (const view of list) bytes += view.byteLength;
+    return bytes;
   }
 
   /** Gives `view` back for reuse; the caller must hold no reference to it (nor to a view of it). */

@@ -14,14 +14,17 @@
  * longer than it did without reuse.
  */
 import type { DesignMatrix } from '../../data/design-matrix.ts';
+import { ViewPool } from './float64-pool.ts';
 
 /** How long memory kept for a new run's partitions waits to be taken before it is let go. */
 export const KEEP_MS = 60_000;
 
+/** Arrays kept per length, and lengths kept: an X and a y for each partition a worker caches. */
+const KEPT = 128;
+
 /** Memory for partitions: fresh, or that of partitions dropped by {@link PartitionMemory.reuse}. */
 export class PartitionMemory {
-  /** Kept arrays by length. */
-  private kept = new Map<number, Float64Array[]>();
+  private kept: ViewPool<Float64Array>;
   private letGo: ReturnType<typeof setTimeout> | undefined;
   /** Whether `make` gives shared memory: arrays of the other kind are not kept. */
   private readonly shared: boolean;
@@ -29,42 +32,40 @@ export class PartitionMemory {
   /** @param make - a fresh zeroed array of a length (memory the kernel threads read in place) */
   constructor(private readonly make: (length: number) => Float64Array) {
     this.shared = make(0).buffer instanceof SharedArrayBuffer;
+    this.kept = this.empty();
   }
 
   /** A zeroed array of `length`: kept memory when there is some of that length. */
   allocate(length: number): Float64Array {
-    const reused = this.kept.get(length)?.pop();
-    return reused === undefined ? this.make(length) : reused.fill(0);
+    return this.kept.take(length);
   }
 
   /**
    * Keeps the memory of `parts`, partitions nothing reads any more (nor will: the caller knows no
-   * task runs on them), instead of what was kept before. Arrays that view a part of a larger buffer
-   * (a partition viewed in the bytes it arrived in) are not kept: their buffer is not theirs; nor
-   * are arrays in another kind of memory than `make`'s (shared or not). What is not taken within
-   * `keepMs` is let go.
+   * task runs on them), zeroed, instead of what was kept before. Arrays that view a part of a larger
+   * buffer (a partition viewed in the bytes it arrived in) are not kept: their buffer is not
+   * theirs; nor are arrays in another kind of memory than `make`'s (shared or not). What is not
+   * taken within `keepMs` is let go.
    */
   reuse(parts: Iterable<DesignMatrix>, keepMs = KEEP_MS): void {
-    this.kept = new Map();
+    this.kept = this.empty();
     clearTimeout(this.letGo);
     // Not keeping the process alive: a worker that is stopping lets its memory go with it.
     this.letGo = setTimeout(() => {
-      this.kept = new Map();
+      this.kept = this.empty();
     }, keepMs).unref();
-    for (const part of parts)
-      for (const array of [part.X, part.y]) {
-        const whole = array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
-        if (!whole || array.buffer instanceof SharedArrayBuffer !== this.shared) continue;
-        const list = this.kept.get(array.length) ?? [];
-        if (!list.includes(array)) list.push(array);
-        this.kept.set(array.length, list);
-      }
+    for (const part of parts) {
+      this.kept.give(part.X);
+      this.kept.give(part.y);
+    }
   }
 
   /** Bytes kept for reuse. */
   get keptBytes(): number {
-    let bytes = 0;
-    for (const list of this.kept.values()) for (const a of list) bytes += a.byteLength;
-    return bytes;
+    return this.kept.bytes;
+  }
+
+  private empty(): ViewPool<Float64Array> {
+    return new ViewPool(this.make, this.shared, KEPT, true);
   }
 }
