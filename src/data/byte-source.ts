@@ -3,7 +3,7 @@
  * http(s) URL served with `Range` support. Cluster workers read their own partitions through this,
  * so rows never pass through the driver.
  */
-import { open, stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { cannotRead, DistmlError } from '../errors.ts';
 
 /** Random access to the bytes of one file. */
@@ -20,6 +20,23 @@ export interface ByteSource {
   version(): Promise<string>;
   /** Bytes [start, end), clamped to the file's end. */
   read(start: number, end: number): Promise<Buffer>;
+  /**
+   * Bytes [start, end) read in order into buffers the caller provides: what a parser of hundreds
+   * of megabytes uses, so that it reuses one buffer instead of holding them all at once (memory
+   * touched for the first time is slow to write). A URL is one request, its body read as it comes.
+   */
+  stream(start: number, end: number): ByteStream;
+}
+
+/** Sequential reads of a byte range, from {@link ByteSource.stream}. */
+export interface ByteStream {
+  /**
+   * Writes the next bytes of the range into `target[at, at + length)`.
+   * @returns how many it wrote: 0 once the range is done, else at least 1
+   */
+  readInto(target: Buffer, at: number, length: number): Promise<number>;
+  /** Lets go of the file or the connection; safe to call twice, and before the range is done. */
+  close(): Promise<void>;
 }
 
 /** Whether `location` is an http(s) URL rather than a path. */
@@ -39,6 +56,18 @@ export function memorySource(bytes: Buffer, location = '<memory>'): ByteSource {
     size: async () => bytes.length,
     version: async () => '',
     read: async (start, end) => bytes.subarray(start, Math.min(end, bytes.length)),
+    stream: (start, end) => {
+      let next = start;
+      const stop = Math.min(end, bytes.length);
+      return {
+        readInto: async (target, at, length) => {
+          const n = bytes.copy(target, at, next, Math.min(stop, next + length));
+          next += n;
+          return n;
+        },
+        close: async () => {},
+      };
+    },
   };
 }
 
@@ -91,6 +120,35 @@ class FileSource implements ByteSource {
       await handle.close();
     }
   }
+
+  stream(start: number, end: number): ByteStream {
+    let next = start;
+    let handle: FileHandle | undefined;
+    return {
+      readInto: async (target, at, length) => {
+        const stop = Math.min(end, await this.size());
+        if (next >= stop) return 0;
+        handle ??= await open(this.location, 'r').catch((err: unknown) => {
+          throw cannotRead(this.location, err);
+        });
+        const { bytesRead } = await handle.read(target, at, Math.min(length, stop - next), next);
+        if (bytesRead === 0) {
+          throw new DistmlError(
+            'FILE_IO',
+            `${this.location} ended at byte ${next} while reading bytes ${start}-${end}`,
+            'the file shrank while it was being read: do not rewrite it during training',
+          );
+        }
+        next += bytesRead;
+        return bytesRead;
+      },
+      close: async () => {
+        const open = handle;
+        handle = undefined;
+        await open?.close();
+      },
+    };
+  }
 }
 
 class HttpSource implements ByteSource {
@@ -138,6 +196,52 @@ class HttpSource implements ByteSource {
   async read(start: number, end: number): Promise<Buffer> {
     const last = Math.min(end, await this.size()) - 1;
     if (last < start) return Buffer.alloc(0);
+    const response = await this.rangeRequest(start, last);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (bytes.length !== last - start + 1) throw this.shortAnswer(start, last, bytes.length);
+    return bytes;
+  }
+
+  stream(start: number, end: number): ByteStream {
+    let body: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let last = -1;
+    let received = 0;
+    // What the last network chunk held beyond what the caller had room for.
+    let pending: Uint8Array | undefined;
+    return {
+      readInto: async (target, at, length) => {
+        if (body === undefined) {
+          last = Math.min(end, await this.size()) - 1;
+          if (last < start) return 0;
+          const response = await this.rangeRequest(start, last);
+          if (response.body === null) throw this.shortAnswer(start, last, 0);
+          body = response.body.getReader();
+        }
+        while (pending === undefined || pending.length === 0) {
+          const { done, value } = await body.read();
+          if (done) {
+            if (received !== last - start + 1) throw this.shortAnswer(start, last, received);
+            return 0;
+          }
+          received += value.length;
+          if (received > last - start + 1) throw this.shortAnswer(start, last, received);
+          pending = value;
+        }
+        const n = Math.min(length, pending.length);
+        target.set(pending.subarray(0, n), at);
+        pending = pending.subarray(n);
+        return n;
+      },
+      close: async () => {
+        const open = body;
+        body = undefined;
+        await open?.cancel();
+      },
+    };
+  }
+
+  /** A GET of bytes [start, last], refused unless the server answers with exactly that range. */
+  private async rangeRequest(start: number, last: number): Promise<Response> {
     const response = await this.fetch({ headers: { ...this.auth, Range: `bytes=${start}-${last}` } });
     if (response.status !== 206) {
       await response.body?.cancel();
@@ -146,11 +250,12 @@ class HttpSource implements ByteSource {
         'the server does not support Range requests: serve the file from one that does (nginx, S3, Apache), or put it on shared storage',
       );
     }
-    const bytes = Buffer.from(await response.arrayBuffer());
-    if (bytes.length !== last - start + 1) {
-      throw this.failed(`a request for bytes ${start}-${last} returned ${bytes.length} bytes`);
-    }
-    return bytes;
+    return response;
+  }
+
+  /** An answer of other than `last - start + 1` bytes. */
+  private shortAnswer(start: number, last: number, got: number): DistmlError {
+    return this.failed(`a request for bytes ${start}-${last} returned ${got} bytes`);
   }
 
   private async fetch(init: RequestInit): Promise<Response> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { memorySource } from './byte-source.ts';
-import { byteRanges, csvLayout, rangeRowPosition, readCsvRange } from './csv-range.ts';
+import { byteRanges, csvLayout, rangeRowPosition, readCsvRange, readCsvRangeKeyed } from './csv-range.ts';
 import { parseCsv } from './csv-reader.ts';
 
 const ROWS = [
@@ -145,4 +145,97 @@ test('a carriage return without a line feed is refused with its byte offset, wit
       new RegExp(`old-mac\\.csv: a carriage return without a line feed at byte ${at}: old Mac line breaks`),
     );
   }
+});
+
+/** A CSV of `rows` rows, larger than the readers' smallest buffer (64 KiB) once rows pass ~3,000. */
+function longCsv(rows: number, eol: string): string {
+  const lines = ['x,region,note,y'];
+  for (let r = 0; r < rows; r++) {
+    lines.push(`${(r * 0.37).toFixed(r % 7)},${['west', 'east', ''][r % 3]},"n ${r}, ""q""",${r % 2}`);
+    if (r % 997 === 0) lines.push(''); // blank lines, some on chunk boundaries maybe
+  }
+  return `${lines.join(eol)}${eol}`;
+}
+
+/** Offsets of the file's non-blank data lines: the keys a range read must give. */
+function dataLineStarts(text: string): number[] {
+  const out: number[] = [];
+  let pos = text.indexOf('\n') + 1;
+  while (pos < text.length) {
+    const next = text.indexOf('\n', pos);
+    if (text[pos] !== '\n' && text[pos] !== '\r') out.push(pos);
+    pos = next < 0 ? text.length : next + 1;
+  }
+  return out;
+}
+
+test('ranges larger than the read buffer stream in chunks: every row once, keyed by its line start', async () => {
+  for (const eol of ['\n', '\r\n']) {
+    const text = longCsv(12_000, eol); // ~400 KB, ASCII: characters are bytes
+    const source = memorySource(Buffer.from(text));
+    const layout = await csvLayout(source, ',');
+    const want = parseCsv(text).toRecords();
+    const starts = dataLineStarts(text);
+    for (const p of [1, 2, 5]) {
+      const rows: Record<string, unknown>[] = [];
+      const keys: number[] = [];
+      for (const [a, b] of byteRanges(text.length, p)) {
+        const read = await readCsvRangeKeyed(source, layout, a, b, { chunkBytes: 64 * 1024 });
+        rows.push(...read.frame.toRecords());
+        keys.push(...read.keys);
+      }
+      assert.deepEqual(rows, want, `P=${p}, ${JSON.stringify(eol)}`);
+      assert.deepEqual(keys, starts, `P=${p}, ${JSON.stringify(eol)}`);
+    }
+  }
+});
+
+test('a quoted line break or a lone CR past the first chunk is refused at its byte offset', async () => {
+  const text = longCsv(6_000, '\n');
+  const cut = text.indexOf('\n', 150_000) + 1; // a line start past two 64 KiB chunks
+  const layout = await csvLayout(memorySource(Buffer.from(text)), ',');
+  const quoted = `${text.slice(0, cut)}1,west,"two\nlines",0\n${text.slice(cut)}`;
+  await assert.rejects(
+    readCsvRange(
+      memorySource(Buffer.from(quoted), 'q.csv'),
+      { ...layout, size: quoted.length },
+      1000,
+      quoted.length,
+      {
+        chunkBytes: 64 * 1024,
+      },
+    ),
+    new RegExp(`q\\.csv: the line at byte ${cut} has a quoted field that continues`),
+  );
+  const lone = `${text.slice(0, cut)}1,west,a\rb,0\n${text.slice(cut)}`;
+  await assert.rejects(
+    readCsvRange(
+      memorySource(Buffer.from(lone), 'cr.csv'),
+      { ...layout, size: lone.length },
+      1000,
+      lone.length,
+      {
+        chunkBytes: 64 * 1024,
+      },
+    ),
+    new RegExp(`cr\\.csv: a carriage return without a line feed at byte ${cut + 8}`),
+  );
+  // The same in the unfinished last line of the first chunk, which the parser would otherwise end
+  // at the CR. Read from the file's start, the stream's offsets are the file's.
+  const early = text.lastIndexOf('\n', 65_000) + 1;
+  const cr = 64 * 1024 - 3;
+  const tail = `${text.slice(0, early)}1,west,${'a'.repeat(cr - early - 7)}\rb,0\n${text.slice(early)}`;
+  assert.equal(tail.indexOf('\r'), cr);
+  await assert.rejects(
+    readCsvRange(
+      memorySource(Buffer.from(tail), 'cr.csv'),
+      { ...layout, size: tail.length },
+      0,
+      tail.length,
+      {
+        chunkBytes: 64 * 1024,
+      },
+    ),
+    new RegExp(`cr\\.csv: a carriage return without a line feed at byte ${cr}`),
+  );
 });

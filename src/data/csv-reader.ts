@@ -48,35 +48,57 @@ export async function readCsv(path: string, options: CsvReadOptions = {}): Promi
   });
   try {
     const { size } = await handle.stat();
-    const chunk = options.chunkBytes ?? 4 * MiB;
-    const parser = new CsvParser(path, options, size);
-    // One byte more than is ever filled: the parser's sentinel (see scanNumber).
-    let buf = Buffer.allocUnsafe(Math.max(chunk, 64 * 1024) + 1);
-    let filled = 0;
-    let bytesRead = 0;
-    for (;;) {
-      if (filled === buf.length - 1) {
-        // One record fills the whole buffer: grow it, within the record limit.
-        if (buf.length > parser.maxRecordBytes) parser.recordTooLong();
-        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, parser.maxRecordBytes + 1));
-        buf.copy(bigger, 0, 0, filled);
-        buf = bigger;
-      }
-      const { bytesRead: n } = await handle.read(buf, filled, buf.length - 1 - filled, null);
-      bytesRead += n;
-      filled += n;
-      buf[filled] = 0;
-      const eof = n === 0;
-      const consumed = parser.parse(buf, filled, eof);
-      options.onProgress?.(bytesRead, size);
-      if (eof) break;
-      buf.copy(buf, 0, consumed, filled);
-      filled -= consumed;
-    }
-    return parser.finish();
+    const read = async (buf: Buffer, at: number, length: number) =>
+      (await handle.read(buf, at, length, null)).bytesRead;
+    return await parseCsvStream(path, options, size, read);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Parses the CSV bytes that `read` gives, chunk by chunk, in one buffer reused for every chunk:
+ * the text is never held whole, and the buffer's memory is written once (memory touched for the
+ * first time is slow to write).
+ * @param name - stands for the file in error messages
+ * @param totalBytes - the stream's length, from which the columns are sized
+ * @param read - writes the next bytes into `buf[at, at + length)` and returns how many (0 at the end)
+ * @param inspect - sees `buf[0, end)` before each parse; `buf[0]` is byte `offset` of the stream
+ */
+export async function parseCsvStream(
+  name: string,
+  options: CsvReadOptions,
+  totalBytes: number,
+  read: (buf: Buffer, at: number, length: number) => Promise<number>,
+  inspect?: (buf: Buffer, end: number, offset: number, eof: boolean) => void,
+): Promise<Frame> {
+  const chunk = options.chunkBytes ?? 4 * MiB;
+  const parser = new CsvParser(name, options, totalBytes);
+  // One byte more than is ever filled: the parser's sentinel (see scanNumber).
+  let buf = Buffer.allocUnsafe(Math.max(chunk, 64 * 1024) + 1);
+  let filled = 0;
+  let offset = 0;
+  for (;;) {
+    if (filled === buf.length - 1) {
+      // One record fills the whole buffer: grow it, within the record limit.
+      if (buf.length > parser.maxRecordBytes) parser.recordTooLong();
+      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, parser.maxRecordBytes + 1));
+      buf.copy(bigger, 0, 0, filled);
+      buf = bigger;
+    }
+    const n = await read(buf, filled, buf.length - 1 - filled);
+    filled += n;
+    buf[filled] = 0;
+    const eof = n === 0;
+    inspect?.(buf, filled, offset, eof);
+    const consumed = parser.parse(buf, filled, eof);
+    options.onProgress?.(offset + filled, totalBytes);
+    if (eof) break;
+    buf.copy(buf, 0, consumed, filled);
+    filled -= consumed;
+    offset += consumed;
+  }
+  return parser.finish();
 }
 
 /** Parses CSV text held in memory; `name` stands for the file in error messages. */
