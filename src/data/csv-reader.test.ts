@@ -120,6 +120,39 @@ describe('readCsv', () => {
     }
   });
 
+  test('numeric files: the fast record path gives the values Number() gives, and leaves every odd record to the general one', async () => {
+    // ~150 KB, past the 64 KiB smallest buffer: records cut by chunk ends, CRLF and LF lines,
+    // missing values, a blank line, and a column that turns categorical late in the file.
+    const lines = ['a,b,c'];
+    for (let i = 0; i < 6000; i++) {
+      const b = i % 97 === 0 ? '' : (i * 1.0000001).toPrecision(17);
+      const c = i === 5000 ? 'text' : `${-i}e-3`;
+      lines.push(`${(i / 7).toFixed(i % 18)},${b},${c}${i % 5 === 0 ? '\r' : ''}`);
+      if (i === 3001) lines.push('');
+    }
+    const text = `${lines.join('\n')}\n`;
+    const path = join(dir, 'numeric.csv');
+    await writeFile(path, text);
+    const f = await readCsv(path, { chunkBytes: 64 * 1024 });
+    const rows = lines
+      .slice(1)
+      .filter((l) => l !== '')
+      .map((l) => l.replace('\r', '').split(','));
+    assert.equal(f.rows, rows.length);
+    const a = f.column('a');
+    const b = f.column('b');
+    const c = f.column('c');
+    assert.ok(a.kind === 'number' && b.kind === 'number' && c.kind === 'category');
+    rows.forEach(([x, y, z], r) => {
+      assert.ok(Object.is(a.values[r], Number(x)), `a of row ${r}`);
+      assert.ok(y === '' ? Number.isNaN(b.values[r]!) : Object.is(b.values[r], Number(y)), `b of row ${r}`);
+      // Values read before the column turned categorical become their String() forms; after, the text.
+      assert.equal(c.levels[c.codes[r]!], r < 5000 ? String(Number(z)) : z, `c of row ${r}`);
+    });
+    await writeFile(path, 'a,b\n1,2\n3,4,5\n');
+    await assert.rejects(readCsv(path), /numeric\.csv:3:6: expected 2 fields like the header, got 3 or more/);
+  });
+
   test('reads the bundled loans data: quoted comma in a category, missing values', async () => {
     const f = await readCsv(new URL('../../data/loans.csv', import.meta.url).pathname);
     assert.equal(f.rows, 5000);

@@ -136,6 +136,9 @@ class CsvParser {
   private readonly allowEmpty: boolean;
   private header: string[] | null = null;
   private table: TableBuilder | null = null;
+  /** Every column is numeric: records may take {@link CsvParser.numericRecord}. */
+  private allNumeric = false;
+  private numericMisses = 0;
   private rows = 0;
   /** 1-based line number of the next record. */
   private line = 1;
@@ -201,6 +204,21 @@ class CsvParser {
         consumed = pos;
         this.line++;
         continue;
+      }
+      if (this.allNumeric) {
+        const row = this.rows;
+        if (row >= table!.capacity) table!.reserve(this.estimateRows(row + 1));
+        const next = this.numericRecord(buf, pos, end, row);
+        if (next >= 0) {
+          this.rows++;
+          this.line++;
+          this.bytesConsumed += next - pos;
+          consumed = pos = next;
+          if (!this.estimated && this.rows >= 1000) this.estimate();
+          continue;
+        }
+        // A file whose records often miss it (missing values, say) parses them twice: stop trying.
+        if (++this.numericMisses > 64 && this.numericMisses * 8 > this.rows) this.allNumeric = false;
       }
       let line = this.line; // line of the current position (quoted fields may span lines)
       let lineStart = pos;
@@ -310,6 +328,36 @@ class CsvParser {
     return eof ? end : consumed;
   }
 
+  /**
+   * The common record of a numeric file, parsed with none of the general loop's cases: every field
+   * a number the fast paths read, then a line feed (or CR LF). Stores the row and returns where the
+   * next record starts; returns -1 for anything else (a missing value, text, quotes, a wrong field
+   * count, a record cut by the chunk's end), and the general loop parses the record again from its
+   * start, overwriting what was stored.
+   */
+  private numericRecord(buf: Buffer, start: number, end: number, row: number): number {
+    const values = this.table!.values;
+    const last = values.length - 1;
+    const delim = this.delimiter;
+    let pos = start;
+    for (let j = 0; j < last; j++) {
+      const v = scanNumber(buf, pos, end, delim);
+      pos = scanned.end;
+      if (Number.isNaN(v) || pos >= end || buf[pos] !== delim) return -1;
+      values[j]![row] = v;
+      pos++;
+    }
+    const v = scanNumber(buf, pos, end, delim);
+    pos = scanned.end;
+    if (Number.isNaN(v) || pos >= end) return -1;
+    const c = buf[pos];
+    if (c === LF) pos++;
+    else if (c === CR && pos + 1 < end && buf[pos + 1] === LF) pos += 2;
+    else return -1;
+    values[last]![row] = v;
+    return pos;
+  }
+
   finish(): Frame {
     if (this.header === null) {
       throw new EmptyDataError(
@@ -350,6 +398,7 @@ class CsvParser {
     }
     this.header = names;
     this.table = new TableBuilder(names, this.categorical, 1024);
+    this.allNumeric = this.categorical.size === 0;
   }
 
   /** Sizes the columns for the whole file from the bytes per row seen so far. */
@@ -399,6 +448,7 @@ class CsvParser {
       );
     }
     table.promote(j, row);
+    this.allNumeric = false;
     table.codes[j]![row] = table.codeOf(j, text);
   }
 

@@ -41,48 +41,69 @@ export function scanNumber(buf: Uint8Array, start: number, end: number, delimite
     negative = c === 45;
     c = buf[++i]!;
   }
-  let hi = 0; // first 15 significant digits
-  let lo = 0; // the next ones, up to 4
-  let loDigits = 0;
+  // The digits go into hi (the first 15 significant ones) and lo (the next ones, up to 4). Each
+  // stage is a loop of its own: one test per digit, where a single loop tested the stage too.
+  let hi = 0;
+  let lo = 0;
   let significant = 0;
   let exponent = 0;
-  let digits = 0;
   let tooLong = false;
-  for (;;) {
-    const d = c - 48;
-    if (d < 0 || d > 9) break;
-    digits++;
-    if (significant > 0 || d !== 0) {
-      if (significant < 15) hi = hi * 10 + d;
-      else if (significant < 19) {
-        lo = lo * 10 + d;
-        loDigits++;
-      } else if (d !== 0) tooLong = true;
-      else exponent++; // trailing zeros beyond 19 digits scale instead
-      significant++;
-    }
-    c = buf[++i]!;
+  const integerStart = i;
+  while (c === 48 /* 0 */) c = buf[++i]!; // leading zeros carry nothing
+  let d = c - 48;
+  // Two digits a step while they fit: half as many multiply-adds in the chain that bounds this loop.
+  for (; significant < 14; significant += 2) {
+    if (d >>> 0 >= 10) break;
+    const d2 = buf[i + 1]! - 48; // in bounds: buf[i] is a digit, so i < end and buf[end] exists
+    if (d2 >>> 0 >= 10) break;
+    hi = hi * 100 + (d * 10 + d2);
+    i += 2;
+    d = buf[i]! - 48;
   }
-  if (c === 46 /* . */) {
-    c = buf[++i]!;
-    for (;;) {
-      const d = c - 48;
-      if (d < 0 || d > 9) break;
-      digits++;
-      if (significant > 0 || d !== 0) {
-        if (significant < 15) {
-          hi = hi * 10 + d;
-          exponent--;
-        } else if (significant < 19) {
-          lo = lo * 10 + d;
-          loDigits++;
-          exponent--;
-        } else if (d !== 0) tooLong = true;
-        significant++;
-      } else exponent--;
-      c = buf[++i]!;
-    }
+  for (; d >>> 0 < 10 && significant < 15; significant++) {
+    hi = hi * 10 + d;
+    d = buf[++i]! - 48;
   }
+  const loStart = i;
+  for (; d >>> 0 < 10 && significant < 19; significant++) {
+    lo = lo * 10 + d;
+    d = buf[++i]! - 48;
+  }
+  let loDigits = i - loStart;
+  // Beyond 19 digits, zeros only scale the value; any other digit is more than the fast paths hold.
+  for (; d >>> 0 < 10; d = buf[++i]! - 48) {
+    if (d !== 0) tooLong = true;
+    exponent++;
+  }
+  let digits = i - integerStart;
+  if (d === 46 - 48 /* . */) {
+    const fractionStart = ++i;
+    d = buf[i]! - 48;
+    if (significant === 0) while (d === 0) d = buf[++i]! - 48;
+    for (; significant < 14; significant += 2) {
+      if (d >>> 0 >= 10) break;
+      const d2 = buf[i + 1]! - 48;
+      if (d2 >>> 0 >= 10) break;
+      hi = hi * 100 + (d * 10 + d2);
+      i += 2;
+      d = buf[i]! - 48;
+    }
+    for (; d >>> 0 < 10 && significant < 15; significant++) {
+      hi = hi * 10 + d;
+      d = buf[++i]! - 48;
+    }
+    const fractionLoStart = i;
+    for (; d >>> 0 < 10 && significant < 19; significant++) {
+      lo = lo * 10 + d;
+      d = buf[++i]! - 48;
+    }
+    loDigits += i - fractionLoStart;
+    // Every fraction digit so far (leading zeros included) is a power of ten down.
+    exponent -= i - fractionStart;
+    for (; d >>> 0 < 10; d = buf[++i]! - 48) if (d !== 0) tooLong = true;
+    digits += i - fractionStart;
+  }
+  c = d + 48;
   if (digits > 0 && (c === 101 /* e */ || c === 69) /* E */) {
     c = buf[++i]!;
     let expNegative = false;
@@ -93,9 +114,9 @@ export function scanNumber(buf: Uint8Array, start: number, end: number, delimite
     let e = 0;
     let expDigits = 0;
     for (;;) {
-      const d = c - 48;
-      if (d < 0 || d > 9) break;
-      if (e < 100000) e = e * 10 + d;
+      const x = c - 48;
+      if (x < 0 || x > 9) break;
+      if (e < 100000) e = e * 10 + x;
       expDigits++;
       c = buf[++i]!;
     }
