@@ -33,14 +33,16 @@ import {
   type Header,
   sameProof,
   workerProof,
-  writeFrame,
 } from './channel-frames.ts';
 import { Float64Pool } from './float64-pool.ts';
+import { FrameWriter } from './frame-writer.ts';
 import { MAX_VALUE_BYTES } from './tensor-codec.ts';
 
 /** One authenticated worker connection on the driver, and the values already pushed over it. */
 interface Peer {
   readonly socket: Socket;
+  /** Every frame to this worker goes through it, so that a staged partition and others keep their order. */
+  readonly out: FrameWriter;
   readonly worker: string;
   readonly pushed: Set<string>;
 }
@@ -178,7 +180,7 @@ export class DriverChannel {
       return false;
     peer.pushed.add(name);
     this.pushed++;
-    this.send(peer.socket, { value: name, pushed: true }, value);
+    this.send(peer.out, { value: name, pushed: true }, value);
     return true;
   }
 
@@ -227,6 +229,7 @@ export class DriverChannel {
     const nonce = randomBytes(16);
     let trusted = false;
     let peer: Peer | undefined;
+    let out: FrameWriter | undefined;
     const refuse = (why: string) => {
       this.refused++;
       log(`task channel: refused a connection from ${socket.remoteAddress}: ${why}`);
@@ -258,12 +261,12 @@ export class DriverChannel {
             return;
           }
           trusted = true;
-          peer = { socket, worker, pushed: new Set() };
+          peer = { socket, out: out!, pushed: new Set(), worker };
           if (worker !== '') this.peers.set(worker, peer);
           socket.on('close', () => {
             if (this.peers.get(worker) === peer) this.peers.delete(worker);
           });
-          writeFrame(socket, {
+          out!.write({
             welcome: true,
             proof: driverProof(key, Buffer.from(h.nonce, 'hex')).toString('hex'),
           });
@@ -273,7 +276,7 @@ export class DriverChannel {
           this.answerFetch(peer!, h.fetch, h.id, h.again === true);
           return;
         }
-        writeFrame(socket, { ack: h.jobId, attempt: h.attempt });
+        out!.write({ ack: h.jobId, attempt: h.attempt });
         if (payload === undefined) {
           this.discarded++;
           this.onDiscarded?.(String(h.jobId));
@@ -289,11 +292,12 @@ export class DriverChannel {
     );
     // Results are read straight into the arrays they arrive in (accepted-onread.ts).
     const socket = readAccepted(accepted, reader.onread(), (s) => reader.attach(s));
+    out = new FrameWriter(socket);
     this.sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
-    writeFrame(socket, { nonce: nonce.toString('hex') });
+    out.write({ nonce: nonce.toString('hex') });
   }
 
   /**
@@ -303,20 +307,26 @@ export class DriverChannel {
    */
   private answerFetch(peer: Peer, name: string, id: unknown, again: boolean): void {
     const value = this.values.get(name);
-    if (value === undefined) writeFrame(peer.socket, { value: name, id, missing: true });
-    else if (peer.pushed.has(name) && !again) writeFrame(peer.socket, { value: name, id, sent: true });
+    if (value === undefined) peer.out.write({ value: name, id, missing: true });
+    else if (peer.pushed.has(name) && !again) peer.out.write({ value: name, id, sent: true });
     else {
       // Sent once to this connection: a push of it that comes later is skipped.
       peer.pushed.add(name);
-      this.send(peer.socket, { value: name, id }, value);
+      this.send(peer.out, { value: name, id }, value);
     }
   }
 
-  private send(socket: Socket, header: Header, value: { pieces: readonly Uint8Array[]; kind: string }): void {
+  private send(
+    out: FrameWriter,
+    header: Header,
+    value: { pieces: readonly Uint8Array[]; kind: string },
+  ): void {
     const bytes = byteLength(value.pieces);
     this.served++;
     this.bytesServed += bytes;
     this.bytesServedByKind[value.kind] = (this.bytesServedByKind[value.kind] ?? 0) + bytes;
-    writeFrame(socket, { ...header, bytes }, value.pieces);
+    // A partition is the driver's data as read, sent once: memory this process has not sent before
+    // (frame-writer.ts). Arguments and broadcasts mostly live in memory reused pass after pass.
+    out.write({ ...header, bytes }, value.pieces, value.kind === 'partition');
   }
 }
