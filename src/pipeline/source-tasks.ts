@@ -10,7 +10,14 @@
 
 import { redactedUrl } from '../data/byte-source.ts';
 import type { DesignMatrix } from '../data/design-matrix.ts';
-import { type Column, columnLength, type Frame, MISSING_CODE } from '../data/frame.ts';
+import {
+  type Column,
+  categoricalColumn,
+  columnLength,
+  Frame,
+  MISSING_CODE,
+  numericColumn,
+} from '../data/frame.ts';
 import { type HeldOutRule, rowsWhere } from '../data/held-out.ts';
 import { type SourceSplit, splitRowPosition } from '../data/source.ts';
 import { type Plain, registerSourceHandlers } from '../engine/source-tasks.ts';
@@ -26,6 +33,7 @@ import {
 import { keepHeldOut, readSplitRows, type SplitRows, scoreHeldOut } from './held-out-scoring.ts';
 import { badWeightError, firstBadWeight } from './sample-weight.ts';
 import { describeSplit, inSplit, targetOf } from './split-context.ts';
+import { partInPlace } from './split-frame.ts';
 import { trainingMatrix } from './training-matrix.ts';
 
 /** Registry name of these handlers. */
@@ -67,7 +75,7 @@ export interface BuildSpec extends ProfileSpec {
  * names the same split when the file was rewritten at the same size and time stamp (or by a server
  * that sends no ETag), and must read the new rows.
  */
-const profiled = new Map<string, SplitRows>();
+const profiled = new Map<string, SplitParts>();
 const PROFILED_KEEP = 8;
 
 function handoffKey(run: string, split: SourceSplit, spec: ProfileSpec): string {
@@ -84,19 +92,20 @@ async function profile(splitData: Plain, specData: Plain, run: string): Promise<
   // Every row's weight is checked, held out or not, as the frame path checks the whole file.
   const weights =
     spec.sampleWeight === undefined ? undefined : await splitWeights(frame, split, spec.sampleWeight);
-  const summary = inSplit(split, () => {
+  const { summary, parts } = inSplit(split, () => {
     // Target checks see every row too (row numbers in their messages count within the split).
     const target = targetOf(frame, spec.target, split);
     if (spec.task === 'regression') regressionTarget(target);
     else checkLabelsPresent(target);
-    // The plan and the labels are learned from the training rows only, as the frame path learns
-    // them from its training frame; held-out rows are counted, and their labels listed so that
-    // the driver can refuse a class that only they hold.
-    const train = heldOut === undefined ? frame : frame.take(rowsWhere(heldOut, 0));
     let weightSum = 0;
     if (weights !== undefined)
       for (let i = 0; i < weights.length; i++) if (heldOut?.[i] !== 1) weightSum += weights[i]!;
-    const held = heldOut === undefined ? undefined : frame.take(rowsWhere(heldOut, 1));
+    // The plan and the labels are learned from the training rows only, as the frame path learns
+    // them from its training frame; held-out rows are counted, and their labels listed so that
+    // the driver can refuse a class that only they hold. Parting moves the rows: after every
+    // check that names a row by its place.
+    const parts = parted(read);
+    const { train, held } = parts;
     const classify = spec.task === 'classification';
     const result: SplitProfile = {
       rows: train.rows,
@@ -106,12 +115,12 @@ async function profile(splitData: Plain, specData: Plain, run: string): Promise<
       ...(held === undefined ? {} : { heldOutRows: held.rows }),
       ...(held !== undefined && classify ? { heldOutLabels: summarizeLabels(held.column(spec.target)) } : {}),
     };
-    return result;
+    return { summary: result, parts };
   });
   // Splits left by other runs (their builds went to other workers) would never be taken again.
   for (const key of profiled.keys()) if (!key.startsWith(`${run}\n`)) profiled.delete(key);
   if (profiled.size >= PROFILED_KEEP) profiled.delete(profiled.keys().next().value as string);
-  profiled.set(handoffKey(run, split, spec), read);
+  profiled.set(handoffKey(run, split, spec), parts);
   return summary as unknown as Plain;
 }
 
@@ -124,30 +133,51 @@ async function build(
   const split = splitData as unknown as SourceSplit;
   const spec = specData as unknown as BuildSpec;
   const key = handoffKey(run, split, spec);
-  const read = profiled.get(key) ?? (await readSplitRows(split, spec.heldOut));
+  const { train, held } = profiled.get(key) ?? parted(await readSplitRows(split, spec.heldOut));
   profiled.delete(key);
-  const { heldOut } = read;
-  let frame = read.frame;
+  // Only training rows enter the partition; the held-out ones wait here for the score.
+  if (held !== undefined) keepHeldOut(run, split, spec.heldOut!, held);
   // The profile of this split checked the weights (every split is profiled before any is built).
-  let weights =
-    spec.sampleWeight === undefined ? undefined : await splitWeights(frame, split, spec.sampleWeight);
-  if (heldOut !== undefined) {
-    // Only training rows enter the partition; the held-out ones wait here for the score.
-    const train = rowsWhere(heldOut, 0);
-    keepHeldOut(run, split, spec.heldOut!, frame.take(rowsWhere(heldOut, 1)));
-    frame = frame.take(train);
-    if (weights !== undefined) {
-      const all = weights;
-      weights = new Float64Array(train.length);
-      for (let i = 0; i < train.length; i++) weights[i] = all[train[i]!]!;
-    }
-  }
+  const weights =
+    spec.sampleWeight === undefined ? undefined : await splitWeights(train, split, spec.sampleWeight);
   return inSplit(split, () => {
-    const target = targetOf(frame, spec.target, split);
-    const features = frame.drop(notFeatures(spec));
+    const target = targetOf(train, spec.target, split);
+    const features = train.drop(notFeatures(spec));
     const y = spec.task === 'classification' ? encodeLabels(spec.labels!, target) : regressionTarget(target);
     return trainingMatrix(spec.plan, features, y, weights, describeSplit(split), allocate);
   });
+}
+
+/** A split's rows as profile and build use them: the training rows, and the held-out ones apart. */
+interface SplitParts {
+  /** A view of the rows read, the training rows moved to the front of their columns. */
+  readonly train: Frame;
+  /** A copy of the held-out rows, with a rule: what the score needs, without every row read. */
+  readonly held?: Frame;
+}
+
+/**
+ * `read` parted into its training rows and its held-out rows. Copying the training rows out, as
+ * `take` does, wrote most of the split again into memory used for the first time, in the profile
+ * and again in the build: 0.6–0.8 s each for a split of 500,000 × 51 here, where parting the
+ * rows in place writes no new memory but the held-out copy.
+ */
+function parted(read: SplitRows): SplitParts {
+  const { frame, heldOut } = read;
+  if (heldOut === undefined) return { train: frame };
+  const { train, test } = partInPlace(frame, { train: rowsWhere(heldOut, 0), test: rowsWhere(heldOut, 1) });
+  return { train, held: detached(test) };
+}
+
+/** `frame`'s rows in columns of their own. */
+function detached(frame: Frame): Frame {
+  return new Frame(
+    frame.columns.map((c) =>
+      c.kind === 'number'
+        ? numericColumn(c.name, c.values.slice())
+        : categoricalColumn(c.name, c.codes.slice(), c.levels),
+    ),
+  );
 }
 
 /** The columns that are not features: the target, and the sample weights. */

@@ -38,12 +38,19 @@ export function splitFrame(frame: Frame, options: SplitFrameOptions): { train: F
     seed: options.seed ?? 42,
     ...(labels === undefined ? {} : { labels }),
   });
-  if (options.inPlace === true) {
-    moveTrainingRowsFirst(frame, fold);
-    return { train: frame.slice(0, fold.train.length), test: frame.slice(fold.train.length) };
-  }
+  if (options.inPlace === true) return partInPlace(frame, fold);
   // Both sets of a tail split are one run of rows each, which `take` views instead of copying.
   return { train: frame.take(fold.train), test: frame.take(fold.test) };
+}
+
+/**
+ * `frame`'s rows parted by `fold` within its own columns: the rows of `fold.train` moved to the
+ * front, those of `fold.test` after them, each in ascending order, and views of the two. `frame`'s
+ * columns no longer hold its rows in their order.
+ */
+export function partInPlace(frame: Frame, fold: Fold): { train: Frame; test: Frame } {
+  moveTrainingRowsFirst(frame, fold);
+  return { train: frame.slice(0, fold.train.length), test: frame.slice(fold.train.length) };
 }
 
 /**
