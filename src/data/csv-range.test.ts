@@ -192,50 +192,40 @@ test('ranges larger than the read buffer stream in chunks: every row once, keyed
 
 test('a quoted line break or a lone CR past the first chunk is refused at its byte offset', async () => {
   const text = longCsv(6_000, '\n');
-  const cut = text.indexOf('\n', 150_000) + 1; // a line start past two 64 KiB chunks
   const layout = await csvLayout(memorySource(Buffer.from(text)), ',');
-  const quoted = `${text.slice(0, cut)}1,west,"two\nlines",0\n${text.slice(cut)}`;
-  await assert.rejects(
-    readCsvRange(
-      memorySource(Buffer.from(quoted), 'q.csv'),
-      { ...layout, size: quoted.length },
-      1000,
-      quoted.length,
-      {
-        chunkBytes: 64 * 1024,
-      },
-    ),
-    new RegExp(`q\\.csv: the line at byte ${cut} has a quoted field that continues`),
+  /** `text` with `line` inserted at offset `at`, read from byte `from` in 64 KiB chunks. */
+  const refused = (name: string, at: number, line: string, from: number, message: string) => {
+    const bad = `${text.slice(0, at)}${line}\n${text.slice(at)}`;
+    const source = memorySource(Buffer.from(bad), name);
+    return assert.rejects(
+      readCsvRange(source, { ...layout, size: bad.length }, from, bad.length, { chunkBytes: 64 * 1024 }),
+      new RegExp(`${name.replace('.', '\\.')}: ${message}`),
+    );
+  };
+  const cut = text.indexOf('\n', 150_000) + 1; // a line start past two 64 KiB chunks
+  await refused(
+    'q.csv',
+    cut,
+    '1,west,"two\nlines",0',
+    1000,
+    `the line at byte ${cut} has a quoted field that continues`,
   );
-  const lone = `${text.slice(0, cut)}1,west,a\rb,0\n${text.slice(cut)}`;
-  await assert.rejects(
-    readCsvRange(
-      memorySource(Buffer.from(lone), 'cr.csv'),
-      { ...layout, size: lone.length },
-      1000,
-      lone.length,
-      {
-        chunkBytes: 64 * 1024,
-      },
-    ),
-    new RegExp(`cr\\.csv: a carriage return without a line feed at byte ${cut + 8}`),
+  await refused(
+    'cr.csv',
+    cut,
+    '1,west,a\rb,0',
+    1000,
+    `a carriage return without a line feed at byte ${cut + 8}`,
   );
   // The same in the unfinished last line of the first chunk, which the parser would otherwise end
   // at the CR. Read from the file's start, the stream's offsets are the file's.
   const early = text.lastIndexOf('\n', 65_000) + 1;
   const cr = 64 * 1024 - 3;
-  const tail = `${text.slice(0, early)}1,west,${'a'.repeat(cr - early - 7)}\rb,0\n${text.slice(early)}`;
-  assert.equal(tail.indexOf('\r'), cr);
-  await assert.rejects(
-    readCsvRange(
-      memorySource(Buffer.from(tail), 'cr.csv'),
-      { ...layout, size: tail.length },
-      0,
-      tail.length,
-      {
-        chunkBytes: 64 * 1024,
-      },
-    ),
-    new RegExp(`cr\\.csv: a carriage return without a line feed at byte ${cr}`),
+  await refused(
+    'cr.csv',
+    early,
+    `1,west,${'a'.repeat(cr - early - 7)}\rb,0`,
+    0,
+    `a carriage return without a line feed at byte ${cr}`,
   );
 });

@@ -80,6 +80,8 @@ export function scanNumber(buf: Uint8Array, start: number, end: number, delimite
     const fractionStart = ++i;
     d = buf[i]! - 48;
     if (significant === 0) while (d === 0) d = buf[++i]! - 48;
+    // The integer part's loops again, on the same locals: a helper would have to hand back four
+    // values through memory, in the loop that bounds the whole parser.
     for (; significant < 14; significant += 2) {
       if (d >>> 0 >= 10) break;
       const d2 = buf[i + 1]! - 48;
