@@ -81,8 +81,18 @@ export class TrainedModel {
 
   /** Scores the model on `frame`, whose `target` column (by default the training target) holds the truth. */
   evaluate(frame: Frame, target: string = this.meta.target, source?: string): Scores {
+    return this.evaluatePredicted(frame, this.predict(frame, source), target);
+  }
+
+  /**
+   * {@link evaluate} of predictions already made: `p` must be this model's {@link predict} of
+   * `frame`'s rows. For a caller that also uses the predictions, so that the rows are not encoded
+   * and predicted twice.
+   */
+  evaluatePredicted(frame: Frame, p: Predictions, target: string = this.meta.target): Scores {
     const column = frame.column(target);
-    const p = this.predict(frame, source);
+    if (p.rows !== frame.rows)
+      throw new RangeError(`${p.rows} predictions to score against the ${frame.rows} rows of a frame`);
     if (this.meta.task === 'regression')
       return this.scorePredictions({ truth: regressionTarget(column), predicted: p.values });
     const truth = encodeLabels(this.meta.labels!, column);

@@ -127,6 +127,12 @@ test('save → load → predict gives bit-identical predictions and probabilitie
   assert.deepStrictEqual(after.proba, before.proba);
   assert.deepStrictEqual(after.labels, before.labels);
   assert.deepStrictEqual(loaded.evaluate(heldOut), model.evaluate(heldOut));
+  // Scoring predictions already made gives the same scores; predictions of other rows are refused.
+  assert.deepStrictEqual(model.evaluatePredicted(heldOut, before), model.evaluate(heldOut));
+  assert.throws(
+    () => model.evaluatePredicted(heldOut.slice(1), before),
+    /359 predictions to score against the 358 rows of a frame/,
+  );
 });
 
 test('fitting twice gives the same model; partitions change only summation order', async () => {

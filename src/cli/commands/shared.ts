@@ -48,5 +48,5 @@ export function scoreRows(
       `${rows} row(s) of ${source} have a '${column}' value not seen in training; encoded as all zeros`,
     );
   }
-  return { ...model.evaluate(frame, target, source) } as Record<string, number>;
+  return { ...model.evaluatePredicted(frame, predictions, target) } as Record<string, number>;
 }
