@@ -11,7 +11,7 @@ import { open } from 'node:fs/promises';
 import { CsvFormatError, cannotRead, DataValueError, EmptyDataError, UsageError } from '../errors.ts';
 import type { Frame } from './frame.ts';
 import { isMissingToken } from './missing.ts';
-import { isInfinityToken, parseDecimalText, scanNumber, scanned } from './parse-number.ts';
+import { isInfinityToken, parseDecimalText, scanNumber, scanned, scannedValue } from './parse-number.ts';
 import { CATEGORICAL, NUMERIC, TableBuilder } from './table-builder.ts';
 
 /** Options of {@link readCsv} and {@link parseCsv}. */
@@ -278,9 +278,9 @@ class CsvParser {
         } else {
           // Numeric columns parse while they scan (the fast path); others only look for the end.
           const numeric = table !== null && table.kinds[field] === NUMERIC;
-          let v = Number.NaN;
+          let read = false;
           if (numeric) {
-            v = scanNumber(buf, pos, end, delim);
+            read = scanNumber(buf, pos, end, delim);
             pos = scanned.end;
           } else {
             while (pos < end) {
@@ -295,7 +295,7 @@ class CsvParser {
           } else c = buf[pos]!;
           if (field >= width) this.wrongWidth(line, pos - lineStart + 1, field + 1);
           if (headerFields !== null) headerFields.push(buf.toString('utf8', fieldStart, pos));
-          else if (numeric && !Number.isNaN(v)) table!.values[field]![row] = v;
+          else if (read) table!.values[field]![row] = scannedValue[0]!;
           else {
             const text = buf.toString('utf8', fieldStart, pos);
             this.storeText(table!, field, row, text, line, fieldStart - lineStart + 1);
@@ -341,20 +341,20 @@ class CsvParser {
     const delim = this.delimiter;
     let pos = start;
     for (let j = 0; j < last; j++) {
-      const v = scanNumber(buf, pos, end, delim);
+      const read = scanNumber(buf, pos, end, delim);
       pos = scanned.end;
-      if (Number.isNaN(v) || pos >= end || buf[pos] !== delim) return -1;
-      values[j]![row] = v;
+      if (!read || pos >= end || buf[pos] !== delim) return -1;
+      values[j]![row] = scannedValue[0]!;
       pos++;
     }
-    const v = scanNumber(buf, pos, end, delim);
+    const read = scanNumber(buf, pos, end, delim);
     pos = scanned.end;
-    if (Number.isNaN(v) || pos >= end) return -1;
+    if (!read || pos >= end) return -1;
     const c = buf[pos];
     if (c === LF) pos++;
     else if (c === CR && pos + 1 < end && buf[pos + 1] === LF) pos += 2;
     else return -1;
-    values[last]![row] = v;
+    values[last]![row] = scannedValue[0]!;
     return pos;
   }
 

@@ -27,13 +27,20 @@ const SPLITTER = 134217729; // 2^27 + 1, for Veltkamp splitting
 export const scanned = { end: 0 };
 
 /**
+ * The value {@link scanNumber} read. A double returned from a function that is not inlined is
+ * boxed on the heap: 16 bytes of garbage for every number of a file, where a typed array's element
+ * takes it as it is.
+ */
+export const scannedValue = new Float64Array(1);
+
+/**
  * Parses the field that starts at `start` as a number, stopping at `delimiter`, CR, LF or `end`.
  * Sets `scanned.end` to where the field ends. `buf[end]` must exist and hold 0: the sentinel lets
  * the digit loops run without a bounds test per byte.
- * @returns the value, or NaN when the field is not a decimal the fast paths round exactly (the
- *   caller then looks at the text)
+ * @returns whether it read a value, which is then in `scannedValue[0]`; false when the field is not
+ *   a decimal the fast paths round exactly (the caller then looks at the text)
  */
-export function scanNumber(buf: Uint8Array, start: number, end: number, delimiter: number): number {
+export function scanNumber(buf: Uint8Array, start: number, end: number, delimiter: number): boolean {
   let i = start;
   let c = buf[i]!;
   let negative = false;
@@ -133,26 +140,32 @@ export function scanNumber(buf: Uint8Array, start: number, end: number, delimite
       i++;
     }
     scanned.end = i;
-    return NOT_FAST;
+    return false;
   }
   scanned.end = i;
-  if (digits === 0 || tooLong) return NOT_FAST;
+  if (digits === 0 || tooLong) return false;
   // Digits were taken into hi first, then lo: the value is (hi·10^loDigits + lo)·10^exponent.
-  const value = loDigits === 0 ? clinger(hi, exponent) : doubleDouble(hi, lo, loDigits, exponent);
-  return negative ? -value : value;
+  const fast = loDigits === 0 ? clinger(hi, exponent) : doubleDouble(hi, lo, loDigits, exponent);
+  if (fast && negative) scannedValue[0] = -scannedValue[0]!;
+  return fast;
 }
 
-/** m·10^e for m < 2^53, exactly rounded when |e| ≤ 22; NaN otherwise. */
-function clinger(m: number, e: number): number {
-  if (m === 0) return 0;
-  if (e === 0) return m;
-  if (e > 0 && e <= 22) return m * POW10[e]!;
-  if (e < 0 && e >= -22) return m / POW10[-e]!;
-  return NOT_FAST;
+/**
+ * m·10^e for m < 2^53 into `scannedValue[0]`, exactly rounded when |e| ≤ 22; false otherwise.
+ * Values go through the typed array rather than a return, which would box each one (see there).
+ */
+function clinger(m: number, e: number): boolean {
+  if (m === 0 || e === 0) scannedValue[0] = m;
+  else if (e > 0 && e <= 22) scannedValue[0] = m * POW10[e]!;
+  else if (e < 0 && e >= -22) scannedValue[0] = m / POW10[-e]!;
+  else return false;
+  return true;
 }
 
 // Error-free product of a and b: returns fl(a·b) and leaves the rounding error in `productError`.
-let productError = 0;
+// A typed array's element, not a `let`: a double stored in a module variable is boxed on the heap
+// at every store.
+const productErrors = new Float64Array(1);
 function twoProduct(a: number, b: number): number {
   const p = a * b;
   let t = SPLITTER * a;
@@ -161,16 +174,19 @@ function twoProduct(a: number, b: number): number {
   t = SPLITTER * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  productError = ah * bh - p + ah * bl + al * bh + al * bl;
+  productErrors[0] = ah * bh - p + ah * bl + al * bh + al * bl;
   return p;
 }
 
-/** (hi·10^k + lo)·10^e with hi < 10^15, lo < 10^k, 1 ≤ k ≤ 4, exactly rounded or NaN. */
-function doubleDouble(hi: number, lo: number, k: number, e: number): number {
-  if (e > 22 || e < -22) return NOT_FAST;
+/**
+ * (hi·10^k + lo)·10^e with hi < 10^15, lo < 10^k, 1 ≤ k ≤ 4, exactly rounded into
+ * `scannedValue[0]`; false when it cannot tell the rounding.
+ */
+function doubleDouble(hi: number, lo: number, k: number, e: number): boolean {
+  if (e > 22 || e < -22) return false;
   // W = hi·10^k + lo exactly, as wh + wl.
   const p = twoProduct(hi, POW10[k]!);
-  const pe = productError;
+  const pe = productErrors[0]!;
   const s = p + lo;
   const se = lo - (s - p); // exact: |p| ≥ |lo|
   const tail = pe + se; // both are small integers: exact
@@ -182,18 +198,20 @@ function doubleDouble(hi: number, lo: number, k: number, e: number): number {
   if (e >= 0) {
     const P = POW10[e]!;
     const x = twoProduct(wh, P);
-    const t = productError + wl * P;
+    const t = productErrors[0]! + wl * P;
     const r = x + t;
     const delta = Math.abs(r) * NUDGE;
-    return x + (t + delta) === r && x + (t - delta) === r ? r : NOT_FAST;
+    scannedValue[0] = r;
+    return x + (t + delta) === r && x + (t - delta) === r;
   }
   const P = POW10[-e]!;
   const q = wh / P;
   const m = twoProduct(q, P);
-  const c = (wh - m - productError + wl) / P;
+  const c = (wh - m - productErrors[0]! + wl) / P;
   const r = q + c;
   const delta = Math.abs(r) * NUDGE;
-  return q + (c + delta) === r && q + (c - delta) === r ? r : NOT_FAST;
+  scannedValue[0] = r;
+  return q + (c + delta) === r && q + (c - delta) === r;
 }
 
 /**
@@ -204,8 +222,8 @@ export function parseDecimalBytes(bytes: Uint8Array, start: number, end: number)
   // Copy with the sentinel byte scanNumber needs; LF as delimiter: the whole range is the field.
   const field = new Uint8Array(end - start + 1);
   field.set(bytes.subarray(start, end));
-  const v = scanNumber(field, 0, end - start, 10);
-  return scanned.end === end - start ? v : NOT_FAST;
+  const read = scanNumber(field, 0, end - start, 10);
+  return read && scanned.end === end - start ? scannedValue[0]! : NOT_FAST;
 }
 
 /** Text forms of infinity that `Number()` or common tools write; they are not finite data. */
