@@ -63,3 +63,32 @@ test('staged payloads arrive whole, and frames given meanwhile keep their order'
     close();
   }
 });
+
+test('a connection closed in the middle of a staged payload ends the writer quietly, and later frames are dropped', async () => {
+  const { a, b, close } = await socketPair();
+  try {
+    a.on('error', () => {}); // the driver's sockets ignore errors the same way
+    const out = new FrameWriter(a);
+    let received = 0;
+    const firstBytes = new Promise<void>((resolve) =>
+      b.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        resolve();
+      }),
+    );
+    const big = new Uint8Array(64 * 1024 * 1024);
+    out.write({ bytes: big.length }, [big], true);
+    out.write({ after: true });
+    await firstBytes;
+    b.destroy();
+    // The writer stops at the next stage it fills (the socket is destroyed), and its queue drains.
+    const drained = new Promise<void>((resolve) => a.once('close', () => resolve()));
+    await drained;
+    out.write({ later: true });
+    out.write({ later: true }, [new Uint8Array(10)], true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(received < big.length, `the reader got ${received} bytes before it closed`);
+  } finally {
+    close();
+  }
+});
