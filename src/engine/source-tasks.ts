@@ -66,8 +66,11 @@ export interface SourceLineage {
 
 /** An engine whose workers read their partitions from a source. */
 export interface SourceEngine extends Engine {
-  /** Runs the handlers' `profile` on every split, on the workers; results in split order. */
-  profileSources(lineage: SourceLineage): Promise<Plain[]>;
+  /**
+   * Runs the handlers' `profile` on every split, on the workers; results in split order.
+   * `onResult` hears of each as it arrives.
+   */
+  profileSources(lineage: SourceLineage, onResult?: (done: number, splits: number) => void): Promise<Plain[]>;
   /**
    * Runs the handlers' `score` on every split, on the workers (each split goes to the worker that
    * owns the same partition of a placement of as many partitions, so rows it kept are at hand);

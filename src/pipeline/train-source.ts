@@ -43,6 +43,8 @@ export interface SourceTrainOptions extends TrainOptions {
    * @defaultValue 0
    */
   readonly testFraction?: number;
+  /** Called as the workers finish reading and summarising each split, before the fit. */
+  readonly onReading?: (splitsDone: number, splits: number) => void;
   /** Called once the model is fitted, before the held-out rows are scored. */
   readonly onFitted?: (model: TrainedModel) => void;
   /** Called as the workers finish scoring the held-out rows of each split. */
@@ -115,11 +117,10 @@ export async function trainFromSource(
     ...(weight === undefined ? {} : { sampleWeight: weight }),
     ...(heldOut === undefined ? {} : { heldOut }),
   };
-  const profiles = (await engine.profileSources({
-    handlers: TABULAR_SOURCE,
-    splits,
-    spec: profileSpec as unknown as Plain,
-  })) as unknown as SplitProfile[];
+  const profiles = (await engine.profileSources(
+    { handlers: TABULAR_SOURCE, splits, spec: profileSpec as unknown as Plain },
+    options.onReading,
+  )) as unknown as SplitProfile[];
 
   let rows = 0;
   let testRows = 0;

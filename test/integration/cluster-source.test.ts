@@ -43,6 +43,7 @@ after(async () => {
 
 interface Report {
   data: { rows: number; sharedData?: boolean };
+  timings: { loadSeconds?: number; fitSeconds: number };
   engine: {
     tasks: number;
     passes: number;
@@ -108,6 +109,15 @@ test('from a shared path: the serial model, no row written to Redis, each partit
   assert.ok(engine.bytesOut < 56_000, `bytesOut ${engine.bytesOut}`);
   assert.match(shared.stdout, /5000 rows, 7 columns, read by the workers/);
   assert.match(shared.stdout, /distml evaluate MODEL DATA/);
+  // The reading has a progress phase of its own, before the fit's, and its own time in the report.
+  assert.ok(shared.report.timings.loadSeconds! > 0 && shared.report.timings.fitSeconds > 0);
+  assert.match(shared.stdout, /read time\s+\d+\.\d{3}s \(on the workers\)/);
+  assert.match(shared.stderr, /reading \S+loans\.csv on the workers: 5 splits read and summarised \(/);
+  assert.ok(
+    shared.stderr.indexOf('splits read and summarised') <
+      shared.stderr.indexOf('fitting logistic-regression on'),
+    shared.stderr,
+  );
   // Owners are dealt round-robin over the workers sorted by name: a 0,3; b 1,4; c 2. Each reads
   // its partitions from the file once, and runs every task on them.
   assert.deepStrictEqual(

@@ -277,10 +277,13 @@ export class RedisEngine implements Engine {
   }
 
   /** Summarises every split on the workers (see source-partitions.ts). */
-  async profileSources(lineage: SourceLineage): Promise<Plain[]> {
+  async profileSources(
+    lineage: SourceLineage,
+    onResult?: (done: number, splits: number) => void,
+  ): Promise<Plain[]> {
     this.checkOpen();
     try {
-      return await runSourceTasks(this.sourceDriver(), lineage, 'profile');
+      return await runSourceTasks(this.sourceDriver(), lineage, 'profile', onResult);
     } finally {
       this.router.forgetTransient();
     }
