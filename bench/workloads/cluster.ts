@@ -178,8 +178,27 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
     ],
     command: ctx.commandFor('cluster'),
     rows: measures,
-    notes: notes(one, two, out.profiles, load),
+    notes: [...notes(one, two, out.profiles, load), ...sharedNotes(sharedOne, sharedTwo)],
   };
+}
+
+/** Where the `--shared-data` runs' time went: reading on the workers, the fit, the rest of the process. */
+function sharedNotes(one: TrainRun[], two: TrainRun[]): string[] {
+  const out: string[] = [];
+  for (const [label, runs] of [
+    ['1 process', one],
+    ['2 processes', two],
+  ] as const) {
+    if (runs.length === 0) continue;
+    const m = (pick: (r: TrainRun) => number) => median(runs.map(pick)).toFixed(2);
+    out.push(
+      `--shared-data, ${label}: whole processes of ${runs.map((r) => r.wallSeconds.toFixed(2)).join(', ')} s; ` +
+        `medians: reading on the workers ${m((r) => r.loadSeconds)} s, the fit ${m((r) => r.fitSeconds)} s, ` +
+        `the rest of the process (starting, connecting, planning the splits, exiting) ` +
+        `${m((r) => r.wallSeconds - r.loadSeconds - r.fitSeconds)} s.`,
+    );
+  }
+  return out;
 }
 
 function size(bytes = 0): string {
