@@ -71,3 +71,16 @@ test('a stream closed before its end lets go, and a server ignoring Range is ref
   const ignored = openByteSource(`${server.url}/no-range/blob.bin`).stream(10, 20);
   await assert.rejects(ignored.readInto(Buffer.alloc(10), 0, 10), /answered 200 OK, not 206 Partial Content/);
 });
+
+test('a file that shrinks after its size was taken is an error naming where it ended, for read and stream alike', async () => {
+  const path = join(dir, 'shrinking.bin');
+  await writeFile(path, bytes.subarray(0, 1000));
+  const source = openByteSource(path);
+  assert.equal(await source.size(), 1000);
+  await writeFile(path, bytes.subarray(0, 600));
+  await assert.rejects(
+    source.read(100, 900),
+    /shrinking\.bin ended at byte 600 while reading bytes 100-900 \(the file shrank/,
+  );
+  await assert.rejects(streamed(source, 500, 1000, 64), /ended at byte 600 while reading bytes 500-1000/);
+});

@@ -99,25 +99,13 @@ class FileSource implements ByteSource {
   async read(start: number, end: number): Promise<Buffer> {
     const length = Math.max(0, Math.min(end, await this.size()) - start);
     const buf = Buffer.allocUnsafe(length);
-    const handle = await open(this.location, 'r').catch((err: unknown) => {
-      throw cannotRead(this.location, err);
-    });
+    const stream = this.stream(start, end);
     try {
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(buf, filled, length - filled, start + filled);
-        if (bytesRead === 0) {
-          throw new DistmlError(
-            'FILE_IO',
-            `${this.location} ended at byte ${start + filled} while reading bytes ${start}-${end}`,
-            'the file shrank while it was being read: do not rewrite it during training',
-          );
-        }
-        filled += bytesRead;
-      }
+      // The stream stops at the same clamped end and throws if the file ends before it.
+      for (let filled = 0; filled < length; ) filled += await stream.readInto(buf, filled, length - filled);
       return buf;
     } finally {
-      await handle.close();
+      await stream.close();
     }
   }
 
