@@ -70,6 +70,16 @@ test('a missing feature column and infinities are refused with names', () => {
       ),
     { name: 'DataValueError', message: /feature column 'x' holds Infinity in data row 2 of inf\.csv/ },
   );
+  // Missing values before it are filled, not mistaken for it; -∞ is refused like +∞.
+  assert.throws(
+    () =>
+      applyPlan(
+        plan,
+        Frame.fromRecord({ x: [null, 2, Number.NEGATIVE_INFINITY], color: ['red', 'red', 'red'] }),
+        'inf.csv',
+      ),
+    { name: 'DataValueError', message: /feature column 'x' holds -Infinity in data row 3 of inf\.csv/ },
+  );
   assert.throws(
     () => fitPlan(Frame.fromRecord({ x: [null, null] }), { standardize: true, dropFirstLevel: false }),
     {

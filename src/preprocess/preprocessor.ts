@@ -116,17 +116,21 @@ export function applyPlan(
   // over all rows would touch a new cache line with every write (3–4× slower on 1M × 50).
   for (let start = 0; start < n; start += ROW_BLOCK) {
     const end = Math.min(n, start + ROW_BLOCK);
-    for (const { step, values: v, at: col } of numeric) {
-      const { fill, center, scale } = step;
-      for (let i = start; i < end; i++) {
-        const x = v[i]!;
-        if (x === Number.POSITIVE_INFINITY || x === Number.NEGATIVE_INFINITY) {
-          throw new DataValueError(
-            `feature column '${step.name}' holds ${x} in data row ${i + 1} of ${source}`,
-            'replace it with a finite number, or leave it empty to mark it missing',
-          );
+    for (let c = 0; c < numeric.length; c++) {
+      const { step, values: v, at: col } = numeric[c]!;
+      const fill = step.fill;
+      const center = step.center;
+      const scale = step.scale;
+      let out = start * d + col;
+      for (let i = start; i < end; i++, out += d) {
+        let x = v[i]!;
+        // x − x is 0 for every finite x and NaN for NaN and ±∞: one test on the common path
+        // (about a quarter of this loop's time on 1M × 50, against testing each case).
+        if (x - x !== 0) {
+          if (!Number.isNaN(x)) throw infiniteFeature(step.name, x, i, source);
+          x = fill;
         }
-        X[i * d + col] = ((!Number.isNaN(x) ? x : fill) - center) / scale;
+        X[out] = (x - center) / scale;
       }
     }
   }
@@ -156,6 +160,13 @@ function levelMap(step: CategoricalStep, column: Column): (row: number) => numbe
     const c = codes[i]!;
     return c === MISSING_CODE ? fillSlot : remap[c]!;
   };
+}
+
+function infiniteFeature(name: string, x: number, row: number, source: string): DataValueError {
+  return new DataValueError(
+    `feature column '${name}' holds ${x} in data row ${row + 1} of ${source}`,
+    'replace it with a finite number, or leave it empty to mark it missing',
+  );
 }
 
 function firstLevel(column: Column): string {
