@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import { ClusterKeys } from '../../src/engine/redis/cluster-keys.ts';
+import { HEARTBEAT_EVERY_MS, liveWorkers } from '../../src/engine/redis/membership.ts';
 import { readModelFile } from '../../src/io/model-file.ts';
 import { runCli } from '../helpers/cli.ts';
 import { LOGISTIC_ON_6, startWorker, useCluster } from '../helpers/redis-server.ts';
@@ -98,4 +101,30 @@ test('--no-rebalance keeps the partitions where threads dealt them, with the sam
   assert.deepStrictEqual(e.partitionsByWorker, { a: 2, b: 2, c: 2 });
   assert.equal(e.tasksByWorker.a, e.passes * 2);
   assert.doesNotMatch(fit.stderr, /by measured speed/);
+});
+
+test("heartbeats carry the machine's available memory and the bytes of each worker's partitions", async () => {
+  // After the fits above, the workers keep their last run's partitions until a new run starts.
+  const redis = new Redis(fx.redis.url);
+  try {
+    const deadline = Date.now() + 2 * HEARTBEAT_EVERY_MS + 2000;
+    let live = await liveWorkers(redis, new ClusterKeys('cap'));
+    while (live.some((w) => w.heldBytes === undefined || w.heldBytes === 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      live = await liveWorkers(redis, new ClusterKeys('cap'));
+    }
+    assert.equal(live.length, 3);
+    for (const w of live) {
+      assert.ok(w.freeBytes! > 0 && w.freeBytes! <= w.memoryBytes, `${w.name}: freeBytes ${w.freeBytes}`);
+      assert.ok(w.heldBytes! > 0, `${w.name}: heldBytes ${w.heldBytes}`);
+    }
+    // Between them they hold the training matrix once: 455 rows (569 less the tail fifth) of 30
+    // features and the target, in float64.
+    assert.equal(
+      live.reduce((sum, w) => sum + w.heldBytes!, 0),
+      455 * 31 * 8,
+    );
+  } finally {
+    redis.disconnect();
+  }
 });

@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CapacityPlanner, pickCopyWorker, REBALANCE, rebalanceOptions, SpeedMeter } from './capacity.ts';
+import {
+  CapacityPlanner,
+  partitionMemory,
+  pickCopyWorker,
+  REBALANCE,
+  rebalanceOptions,
+  SpeedMeter,
+} from './capacity.ts';
 import type { WorkerInfo } from './membership.ts';
 
+/** A worker alone on its machine (host `h-ID`). */
 const worker = (id: string, threads = 1, memoryBytes = 8 * 2 ** 30): WorkerInfo => ({
   id,
   name: id.toUpperCase(),
   pid: 1,
-  host: 'h',
+  host: `h-${id}`,
   cores: 2,
   memoryBytes,
   threads,
@@ -152,6 +160,46 @@ test('threads, unmeasured workers and memory weigh in the decision', () => {
   }
   // b and c may hold 1 each and already hold 2: neither has room, so a keeps its partitions.
   assert.deepEqual(three, ['a', 'b', 'c', 'a', 'b', 'c']);
+});
+
+test('a worker may fill what its partitions hold plus its share of the available memory of its machine', () => {
+  const GB = 2 ** 30;
+  const onHost = (id: string, host: string, load: Partial<WorkerInfo> = {}): WorkerInfo => ({
+    ...worker(id, 1, 16 * GB),
+    host,
+    ...load,
+  });
+  // An older worker's heartbeat (no figures): the machine's total, shared with its neighbours.
+  const old = onHost('a', 'm1');
+  assert.equal(partitionMemory(old, [old]), 16 * GB);
+  assert.equal(partitionMemory(old, [old, onHost('b', 'm1'), onHost('c', 'm2')]), 8 * GB);
+  // Available memory, shared by the two workers of m1, plus what each holds already.
+  const a = onHost('a', 'm1', { freeBytes: 6 * GB, heldBytes: 2 * GB });
+  const b = onHost('b', 'm1', { freeBytes: 6 * GB, heldBytes: 0 });
+  const c = onHost('c', 'm2', { freeBytes: 1 * GB });
+  const live = [a, b, c];
+  assert.equal(partitionMemory(a, live), 5 * GB);
+  assert.equal(partitionMemory(b, live), 3 * GB);
+  assert.equal(partitionMemory(c, live), 1 * GB);
+  // Figures that are not numbers of bytes count as unknown, not as room.
+  assert.equal(partitionMemory(onHost('d', 'm3', { freeBytes: Number.NaN }), []), 16 * GB);
+  assert.equal(partitionMemory(onHost('d', 'm3', { freeBytes: GB, heldBytes: -5 }), []), GB);
+
+  // In a decision: a (fast) has no room left on a crowded machine, so the move goes to c.
+  const planner = new CapacityPlanner(REBALANCE);
+  const owners: (string | undefined)[] = ['a', 'b', 'c', 'a', 'b', 'c'];
+  const idle = owners.map(() => 0);
+  // 100 rows × 10 float64 = 8,000 bytes a partition; a may fill half of 16,000 + 0 (2 partitions).
+  const crowded = [
+    onHost('a', 'm1', { freeBytes: 0, heldBytes: 16_000 }),
+    onHost('b', 'm2', { freeBytes: 16 * GB }),
+    onHost('c', 'm3', { freeBytes: 16 * GB }),
+  ];
+  for (let i = 0; i < 3; i++) {
+    pass(planner, owners, { a: 0.01, b: 1, c: 0.02 });
+    planner.decide('p0', 'k', owners, idle, crowded, SHAPE);
+  }
+  assert.deepEqual(owners, ['a', 'c', 'c', 'a', 'c', 'c']);
 });
 
 test('speculative copies go to the least busy worker per thread, rotating among ties', () => {

@@ -27,8 +27,8 @@ export interface RebalanceOptions extends RebalanceRule {
   /** Weight of the newest pass in a worker's smoothed figure (a moving average). @defaultValue 0.5 */
   readonly smoothing: number;
   /**
-   * Most of a worker's reported memory that its partitions may take after a move: a worker past
-   * it receives none, while another has room. @defaultValue 0.5
+   * Most of a worker's memory ({@link partitionMemory}) that its partitions may take after a
+   * move: a worker past it receives none, while another has room. @defaultValue 0.5
    */
   readonly memoryShare: number;
 }
@@ -197,11 +197,12 @@ export class CapacityPlanner {
     // A kernel that takes no measurable time still costs something, so that costs stay positive.
     const cost = workers.map((w, i) => Math.max(1e-9, (perRow[i]! * rowsPer) / capacity(w)));
     const bytesPer = 8 * rowsPer * (shape.cols + 1);
-    const limit = workers.map((w) =>
-      w.memoryBytes > 0 && bytesPer > 0
-        ? Math.floor((this.rule.memoryShare * w.memoryBytes) / bytesPer)
-        : Number.POSITIVE_INFINITY,
-    );
+    const limit = workers.map((w) => {
+      const memory = partitionMemory(w, live);
+      return memory > 0 && bytesPer > 0
+        ? Math.floor((this.rule.memoryShare * memory) / bytesPer)
+        : Number.POSITIVE_INFINITY;
+    });
     const trial = [...owners];
     const plan = rebalanceBySpeed(
       trial,
@@ -220,6 +221,21 @@ export class CapacityPlanner {
     for (let p = 0; p < owners.length; p++) owners[p] = trial[p];
     return { ...plan, workers, cost };
   }
+}
+
+/**
+ * The memory `w`'s partitions may take (before {@link RebalanceOptions.memoryShare}): what they
+ * hold now plus the worker's part of its machine's available memory, which the live workers on
+ * the same host share equally, as they draw on the same memory. A heartbeat without these figures
+ * (a worker of an older version) gives the machine's total memory, shared the same way. Workers of
+ * other namespaces, and other programs started later, are not seen. 0 means nothing is known.
+ */
+export function partitionMemory(w: WorkerInfo, live: readonly WorkerInfo[]): number {
+  const sharing = Math.max(1, live.filter((o) => o.host === w.host).length);
+  const free = w.freeBytes;
+  if (free === undefined || !Number.isFinite(free) || free < 0) return w.memoryBytes / sharing;
+  const held = w.heldBytes;
+  return (held !== undefined && Number.isFinite(held) && held > 0 ? held : 0) + free / sharing;
 }
 
 /**

@@ -11,7 +11,7 @@
  * and exits.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, hostname, totalmem } from 'node:os';
+import { availableParallelism, freemem, hostname, totalmem } from 'node:os';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DesignMatrix } from '../../data/design-matrix.ts';
@@ -318,7 +318,13 @@ export async function startClusterWorker(options: ClusterWorkerOptions): Promise
   // The heartbeat first, then the queue: a queue with keys but no heartbeat is a dead worker's, and
   // a joining worker removes it (queue-janitor.ts). The other way round, a worker joining at the
   // same moment removed this one's queue before it registered. Tasks a driver queues meanwhile wait.
-  const stopHeartbeat = await startHeartbeat(redis, keys, info, Math.min(HEARTBEAT_TTL_MS, lockDuration));
+  const stopHeartbeat = await startHeartbeat(
+    redis,
+    keys,
+    info,
+    Math.min(HEARTBEAT_TTL_MS, lockDuration),
+    () => ({ freeBytes: freemem(), heldBytes: bytesHeld(partitions) }),
+  );
   const consumers = [
     consume(keys.workerQueue(id), lockDuration, slots.size),
     consume(keys.taskQueue, lockDuration, 1),
@@ -551,4 +557,11 @@ function remember<T>(cache: Map<string, T>, key: string, value: T, limit: number
   if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
   cache.set(key, value);
   return value;
+}
+
+/** Bytes of the partitions a worker holds (its heartbeat's `heldBytes`). */
+function bytesHeld(partitions: ReadonlyMap<string, DesignMatrix>): number {
+  let bytes = 0;
+  for (const p of partitions.values()) bytes += p.X.byteLength + p.y.byteLength;
+  return bytes;
 }

@@ -14,10 +14,18 @@ export interface WorkerInfo {
   readonly pid: number;
   readonly host: string;
   readonly cores: number;
+  /** The machine's total memory. */
   readonly memoryBytes: number;
   readonly threads: number;
   readonly startedAt: string;
+  /** The machine's available memory (free, plus caches it can drop) at the last heartbeat. */
+  readonly freeBytes?: number;
+  /** Bytes of the partitions this worker held at the last heartbeat. */
+  readonly heldBytes?: number;
 }
+
+/** The figures of {@link WorkerInfo} that change while a worker runs, renewed with every heartbeat. */
+export type WorkerLoad = Pick<WorkerInfo, 'freeBytes' | 'heldBytes'>;
 
 /** How long a heartbeat lives without renewal, and how often it is renewed. */
 export const HEARTBEAT_TTL_MS = 10_000;
@@ -25,17 +33,19 @@ export const HEARTBEAT_EVERY_MS = 3_000;
 
 /**
  * Starts renewing `info`'s heartbeat, which lives `ttlMs` without renewal and is renewed three
- * times per TTL; the returned function stops it, deletes it and marks the worker as having left
- * (so the driver logs a departure rather than a death).
+ * times per TTL, each time with the figures `load` gives then; the returned function stops it,
+ * deletes it and marks the worker as having left (so the driver logs a departure rather than a
+ * death).
  */
 export async function startHeartbeat(
   redis: Redis,
   keys: ClusterKeys,
   info: WorkerInfo,
   ttlMs = HEARTBEAT_TTL_MS,
+  load: () => WorkerLoad = () => ({}),
 ): Promise<() => Promise<void>> {
   const key = keys.worker(info.id);
-  const beat = () => redis.set(key, JSON.stringify(info), 'PX', ttlMs);
+  const beat = () => redis.set(key, JSON.stringify({ ...info, ...load() }), 'PX', ttlMs);
   await beat();
   const timer = setInterval(
     () => {

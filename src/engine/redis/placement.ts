@@ -444,6 +444,8 @@ export class TaskRouter {
       const now = new Map(live.map((w) => [w.id, w]));
       const left = [...this.members.values()].filter((w) => !now.has(w.id));
       const joined = live.filter((w) => !this.members.has(w.id));
+      // Members still here renew their figures (free and held memory) with every heartbeat.
+      for (const w of live) if (this.members.has(w.id)) this.members.set(w.id, w);
       if (left.length === 0 && joined.length === 0) return;
       this.epoch++;
       for (const w of left) {
