@@ -2,8 +2,10 @@
  * The cluster engine's own costs, against the goals of issue 5: the BSP sync cost of a
  * 1,000,000-float allreduce across 3 worker processes on loopback (goal: under 50 ms per pass), and
  * logistic regression on 1,000,000 × 50 on 1 against 2 worker processes of one thread each (goal:
- * 2 processes at least 1.6× faster). The measurements run in bench/cluster-child.ts, which starts
- * its own redis-server on a free port and its own `distml worker` processes.
+ * 2 processes at least 1.6× faster end to end, measured as issue 5 designs the cluster: the workers
+ * load their own partitions, `--shared-data`; the fits from the driver are reported beside it). The
+ * measurements run in bench/cluster-child.ts, which starts its own redis-server on a free port and
+ * its own `distml worker` processes.
  */
 import { loadavg } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
@@ -107,9 +109,8 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
       measure: '… speed-up of 2 processes over 1',
       value: speedup,
       unit: '×',
-      goal: `≥ ${SPEEDUP_GOAL}×`,
-      met: speedup >= SPEEDUP_GOAL,
-      detail: 'ratio of the two medians',
+      detail:
+        "ratio of the two medians, of the fit alone: the goal is end to end, below (the kernels run slower side by side, and the driver's share does not halve: docs/cluster.md, Costs)",
     },
   ];
   // The medians are of fits on workers that served a fit before; the first fit of each count ran on
@@ -129,6 +130,31 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
         value: one[0].fitSeconds / two[0].fitSeconds,
         unit: '×',
         detail: 'one fit of each count',
+      },
+    );
+  }
+  // End to end from the driver: the driver reads the whole file alone, whatever the workers.
+  if (one.length > 0 && two.length > 0) {
+    const wall = (runs: TrainRun[]) => median(runs.map((r) => r.wallSeconds));
+    measures.push(
+      {
+        measure: '… whole `distml train` process, the driver reading the CSV: 1 worker process',
+        value: wall(one),
+        unit: 's',
+        detail: `same fits, whole process: reading the file on the driver, the fit, scoring the held-out rows; median of ${one.length}`,
+      },
+      {
+        measure: '… the same, 2 worker processes',
+        value: wall(two),
+        unit: 's',
+        detail: `median of ${two.length}`,
+      },
+      {
+        measure: '… the same, speed-up of 2 processes over 1',
+        value: wall(one) / wall(two),
+        unit: '×',
+        detail:
+          'ratio of the two medians; the reading, on the driver, does not scale with the workers: to scale, the workers read the file (--shared-data, below)',
       },
     );
   }
@@ -156,7 +182,8 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
         unit: '×',
         goal: `≥ ${SPEEDUP_GOAL}×`,
         met: sharedSpeedup >= SPEEDUP_GOAL,
-        detail: 'ratio of the two medians, end to end',
+        detail:
+          "ratio of the two medians, end to end: issue 5's measure, with the workers loading their own partitions as its design has them",
       },
     );
   }
@@ -174,7 +201,9 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
         'kernel returns a vector of that size at almost no cost, so the pass is nearly all sync.',
       `The logistic rows run \`${trainCommandLine({ ...train, data: train.data.replace(ROOT, '') })} ` +
         '--cluster URL --min-workers P` with P worker processes: the driver reads the file and serves the two ' +
-        'partitions, each fetched once by its owner, then runs the L-BFGS passes as tasks.',
+        'partitions, each fetched once by its owner, then runs the L-BFGS passes as tasks. The `--shared-data` rows ' +
+        'run the same command with `--shared-data --test-fraction 0`: each worker reads its own byte range of the ' +
+        "file, and no row passes through the driver. The speed-up goal is issue 5's: end to end, on this design.",
     ],
     command: ctx.commandFor('cluster'),
     rows: measures,
