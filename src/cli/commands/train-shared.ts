@@ -49,6 +49,33 @@ export function checkSharedData(dataPath: string, opts: SharedDataOptions): void
   splittableFormat(dataPath);
 }
 
+/** Files from this size on read faster on the workers than on the driver (docs/cluster.md, Costs). */
+export const SHARED_DATA_HINT_BYTES = 256 * 2 ** 20;
+
+/**
+ * The note `train --cluster` prints when it reads a large CSV or Parquet file on the driver: the
+ * workers could read their own parts with `--shared-data`, which scales with them, where the
+ * driver's reading does not. Undefined when there is nothing to suggest.
+ */
+export function sharedDataHint(
+  dataPath: string,
+  bytes: number,
+  opts: { cluster?: string; sharedData?: boolean },
+): string | undefined {
+  if (opts.cluster === undefined || opts.sharedData === true || bytes < SHARED_DATA_HINT_BYTES)
+    return undefined;
+  try {
+    splittableFormat(dataPath);
+  } catch {
+    return undefined; // a format the workers cannot split: --shared-data would refuse it
+  }
+  return (
+    `note: ${redactedUrl(dataPath)} is ${Math.round(bytes / 2 ** 20)} MiB, read here and sent to the workers; ` +
+    'if every worker can read it under this name (shared storage, or an http(s) URL), --shared-data lets ' +
+    'them read their own parts instead, which scales with the workers (see docs/cluster.md)'
+  );
+}
+
 /**
  * `train --cluster URL --shared-data`: the workers read and encode their own partitions, and score
  * the held-out rows with the fitted model; the driver never holds rows, only their truth and

@@ -37,7 +37,7 @@ import { Progress } from '../progress.ts';
 import { type RunSettings, runIdentity } from '../run-identity.ts';
 import { loadFrame, scoreRows } from './shared.ts';
 import { checkpointer, engineStatus, reportFit } from './train-reporting.ts';
-import { checkSharedData, trainShared } from './train-shared.ts';
+import { checkSharedData, sharedDataHint, trainShared } from './train-shared.ts';
 
 interface TrainOptions extends ClusterCliOptions {
   target: string;
@@ -193,6 +193,7 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
   }
   if (opts.sharedData) checkSharedData(dataPath, opts);
   const progress = new Progress({ quiet: opts.quiet ?? false });
+  const dataBytes = (await stat(dataPath).catch(() => undefined))?.size ?? 0;
   // The worker threads start now, while the data loads.
   const faults = opts.injectFault.map(parseFault);
   const secret = clusterSecret(opts);
@@ -220,10 +221,11 @@ async function runTrain(dataPath: string, opts: TrainOptions): Promise<void> {
     // Threads pay for themselves only on data large enough to leave the main thread: a file under
     // 1 MiB cannot reach the engine's 100,000-element threshold (every field takes ≥ 2 bytes).
     local: {
-      startEagerly:
-        !opts.sharedData && ((await stat(dataPath).catch(() => undefined))?.size ?? 0) >= 1024 * 1024,
+      startEagerly: !opts.sharedData && dataBytes >= 1024 * 1024,
     },
   });
+  const hint = sharedDataHint(dataPath, dataBytes, opts);
+  if (hint !== undefined) progress.note(hint);
 
   // Resolved once, so the run's identity and the fit use the same count.
   const partitions = opts.partitions ?? engine.workers;
