@@ -187,7 +187,10 @@ function distmlRow(workers: number, runs: TrainRun[], w: ModelWorkload): SystemR
 }
 
 interface PeerOutput {
+  /** Fit times, the standardization included where the task standardizes. */
   fitSeconds: number[];
+  /** Of each fit, the StandardScaler's share: learning it and transforming the training rows. */
+  scaleSeconds?: number[];
   predictSeconds: number[];
   scores: number[];
   iterations: number | null;
@@ -217,6 +220,10 @@ function pythonRow(
   }
   const out = JSON.parse(run.stdout) as PeerOutput;
   for (const warning of out.warnings) notes.push(`${p.system}: ${warning}`);
+  if (out.scaleSeconds !== undefined && out.scaleSeconds.length > 0)
+    notes.push(
+      `${system}: of its fit time, StandardScaler (learning it and transforming the training rows) took ${median(out.scaleSeconds).toFixed(2)} s (median).`,
+    );
   const peak = run.peakRssBytes ?? out.peakRssBytes ?? undefined;
   return {
     id: p.id,
