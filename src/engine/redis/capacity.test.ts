@@ -181,15 +181,18 @@ test('a worker may fill what its partitions hold plus its share of the available
   assert.equal(partitionMemory(a, live), 5 * GB);
   assert.equal(partitionMemory(b, live), 3 * GB);
   assert.equal(partitionMemory(c, live), 1 * GB);
-  // Figures that are not numbers of bytes count as unknown, not as room.
+  // Figures that are not numbers of bytes count as unknown, not as room; a full machine is no room.
   assert.equal(partitionMemory(onHost('d', 'm3', { freeBytes: Number.NaN }), []), 16 * GB);
   assert.equal(partitionMemory(onHost('d', 'm3', { freeBytes: GB, heldBytes: -5 }), []), GB);
+  assert.equal(partitionMemory(onHost('d', 'm3', { freeBytes: 0, heldBytes: 0 }), []), 0);
+  assert.equal(partitionMemory({ ...onHost('d', 'm3'), memoryBytes: 0 }, []), undefined);
 
   // In a decision: a (fast) has no room left on a crowded machine, so the move goes to c.
   const planner = new CapacityPlanner(REBALANCE);
   const owners: (string | undefined)[] = ['a', 'b', 'c', 'a', 'b', 'c'];
   const idle = owners.map(() => 0);
-  // 100 rows × 10 float64 = 8,000 bytes a partition; a may fill half of 16,000 + 0 (2 partitions).
+  // 100 rows × 10 float64 = 8,000 bytes a partition; a may fill half of its 16,000 (1 partition)
+  // and holds 2.
   const crowded = [
     onHost('a', 'm1', { freeBytes: 0, heldBytes: 16_000 }),
     onHost('b', 'm2', { freeBytes: 16 * GB }),

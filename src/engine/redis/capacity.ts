@@ -199,7 +199,7 @@ export class CapacityPlanner {
     const bytesPer = 8 * rowsPer * (shape.cols + 1);
     const limit = workers.map((w) => {
       const memory = partitionMemory(w, live);
-      return memory > 0 && bytesPer > 0
+      return memory !== undefined && bytesPer > 0
         ? Math.floor((this.rule.memoryShare * memory) / bytesPer)
         : Number.POSITIVE_INFINITY;
     });
@@ -228,12 +228,14 @@ export class CapacityPlanner {
  * hold now plus the worker's part of its machine's available memory, which the live workers on
  * the same host share equally, as they draw on the same memory. A heartbeat without these figures
  * (a worker of an older version) gives the machine's total memory, shared the same way. Workers of
- * other namespaces, and other programs started later, are not seen. 0 means nothing is known.
+ * other namespaces, and other programs started later, are not seen. Undefined when the heartbeat
+ * says nothing usable: no limit then.
  */
-export function partitionMemory(w: WorkerInfo, live: readonly WorkerInfo[]): number {
+export function partitionMemory(w: WorkerInfo, live: readonly WorkerInfo[]): number | undefined {
   const sharing = Math.max(1, live.filter((o) => o.host === w.host).length);
   const free = w.freeBytes;
-  if (free === undefined || !Number.isFinite(free) || free < 0) return w.memoryBytes / sharing;
+  if (free === undefined || !Number.isFinite(free) || free < 0)
+    return Number.isFinite(w.memoryBytes) && w.memoryBytes > 0 ? w.memoryBytes / sharing : undefined;
   const held = w.heldBytes;
   return (held !== undefined && Number.isFinite(held) && held > 0 ? held : 0) + free / sharing;
 }
