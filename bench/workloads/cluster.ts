@@ -57,6 +57,7 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
   const one = out.fits['1'] ?? [];
   const two = out.fits['2'] ?? [];
   const fit = (runs: TrainRun[]) => median(runs.map((r) => r.fitSeconds));
+  const wall = (runs: TrainRun[]) => median(runs.map((r) => r.wallSeconds));
   const speedup = fit(one) / fit(two);
   const measures: MeasureRow[] = [
     {
@@ -135,7 +136,6 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
   }
   // End to end from the driver: the driver reads the whole file alone, whatever the workers.
   if (one.length > 0 && two.length > 0) {
-    const wall = (runs: TrainRun[]) => median(runs.map((r) => r.wallSeconds));
     measures.push(
       {
         measure: '… whole `distml train` process, the driver reading the CSV: 1 worker process',
@@ -161,7 +161,6 @@ export function clusterWorkload(ctx: BenchContext): MeasuresSection {
   const sharedOne = out.sharedFits['1'] ?? [];
   const sharedTwo = out.sharedFits['2'] ?? [];
   if (sharedOne.length > 0 && sharedTwo.length > 0) {
-    const wall = (runs: TrainRun[]) => median(runs.map((r) => r.wallSeconds));
     const sharedSpeedup = wall(sharedOne) / wall(sharedTwo);
     measures.push(
       {

@@ -205,9 +205,9 @@ class CsvParser {
         this.line++;
         continue;
       }
+      const row = this.rows;
+      if (table !== null && row >= table.capacity) table.reserve(this.estimateRows(row + 1));
       if (this.allNumeric) {
-        const row = this.rows;
-        if (row >= table!.capacity) table!.reserve(this.estimateRows(row + 1));
         const next = this.numericRecord(buf, pos, end, row);
         if (next >= 0) {
           this.rows++;
@@ -223,9 +223,7 @@ class CsvParser {
       let line = this.line; // line of the current position (quoted fields may span lines)
       let lineStart = pos;
       let field = 0;
-      const row = this.rows;
       const headerFields: string[] | null = this.header === null ? [] : null;
-      if (table !== null && row >= table.capacity) table.reserve(this.estimateRows(row + 1));
       const width = table === null ? Number.POSITIVE_INFINITY : table.kinds.length;
       for (;;) {
         const fieldStart = pos;
